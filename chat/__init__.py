@@ -1,0 +1,1 @@
+"""Rooms: real-time chat rooms with Claude."""

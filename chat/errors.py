@@ -1,0 +1,30 @@
+"""The project's exceptions; each message says what went wrong and what to do."""
+
+
+class RoomsError(Exception):
+    """Base class of every error Rooms raises on purpose."""
+
+
+class ConfigError(RoomsError):
+    """A command-line option or environment variable is unusable."""
+
+
+class InvalidRoomId(RoomsError):
+    """A room id is outside ^[A-Za-z0-9_-]{1,64}$."""
+
+
+class MessageRejected(RoomsError):
+    """A message was refused before it reached the store or the model (blank, too long, busy)."""
+
+
+class StorageError(RoomsError):
+    """A room file could not be read or written."""
+
+
+class ModelError(RoomsError):
+    """The model call failed; the text is what the user reads in the failed reply."""
+
+    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable

@@ -1,0 +1,258 @@
+"""RoomHub: one per room. Owns the room's history, runs model turns one at a time, publishes events.
+
+The hub is the only writer of a room. Tabs subscribe to its events and send it intents (post, stop,
+retry, continue); they never change a message themselves. No nicegui import here.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from .config import Settings
+from .errors import MessageRejected, ModelError
+from .llm import ChatModel, build_turns
+from .models import Message, RoomSummary, Status, summarize
+from .store import LoadedRoom, RoomFile, RoomWriter
+
+log = logging.getLogger(__name__)
+
+EventKind = Literal['added', 'delta', 'updated', 'notice']
+JobKind = Literal['answer', 'retry', 'continue']
+
+
+@dataclass(slots=True, frozen=True)
+class RoomEvent:
+    """What changed in a room. `delta` carries `text` appended at `offset` (-1: replace the whole text)."""
+
+    kind: EventKind
+    message: Message | None = None
+    offset: int = 0
+    text: str = ''
+
+
+Subscriber = Callable[[RoomEvent], None]
+ModelFor = Callable[[], ChatModel]
+
+
+class RoomHub:
+    def __init__(self, room_id: str, room_file: RoomFile, loaded: LoadedRoom, executor: ThreadPoolExecutor,
+                 model_for: ModelFor, settings: Settings) -> None:
+        self.room_id = room_id
+        self.settings = settings
+        self.messages: list[Message] = loaded.messages
+        self.notice: str | None = loaded.notice
+        """A problem with the room's file the page must show, or None."""
+        self._model_for = model_for
+        self._executor = executor
+        self._writer = RoomWriter(room_file, executor, self._on_write_error, enabled=loaded.writable)
+        self._by_id = {m.id: m for m in self.messages}
+        self._subscribers: dict[int, Subscriber] = {}
+        self._next_subscriber = 0
+        self._jobs: deque[tuple[JobKind, Message | None]] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._turn: asyncio.Task[None] | None = None
+        self.streaming: Message | None = None
+        """The reply being generated now, if any."""
+        self.last_active = time.monotonic()
+        self._recover_interrupted()
+
+    # intents ---------------------------------------------------------------------------------------------
+
+    async def post(self, text: str, author: str | None = None) -> Message:
+        """Store and publish a user message, then have the model answer it after any running turn."""
+        text = text.strip()
+        if not text:
+            raise MessageRejected('The message is empty; type something first.')
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise MessageRejected(f'The message has {len(text):,} characters; the limit is {limit:,}. '
+                                  'Shorten it or send it in parts.')
+        message = self._append(Message(id=_new_id(), seq=self._next_seq(), role='user', content=text,
+                                       author=(author or '').strip()[:40] or None))
+        self._schedule('answer', None)
+        return message
+
+    def stop(self) -> bool:
+        """Cancel the running reply; its partial text is kept as `stopped`. True if something was stopped."""
+        if self._turn is None or self._turn.done():
+            return False
+        self._turn.cancel()
+        return True
+
+    def retry(self, message_id: str) -> None:
+        """Run a failed, stopped or interrupted reply again, in place."""
+        self._schedule('retry', self._resumable(message_id))
+
+    def resume(self, message_id: str) -> None:
+        """Have the model go on from the partial text of a failed, stopped or interrupted reply."""
+        self._schedule('continue', self._resumable(message_id))
+
+    # reading ---------------------------------------------------------------------------------------------
+
+    def get(self, message_id: str) -> Message | None:
+        return self._by_id.get(message_id)
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.streaming is not None
+
+    @property
+    def is_idle(self) -> bool:
+        return not self._subscribers and self._worker is None
+
+    def summary(self) -> RoomSummary:
+        return summarize(self.room_id, self.messages)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call `subscriber` with every event from now on; returns the function that unsubscribes it."""
+        key = self._next_subscriber
+        self._next_subscriber += 1
+        self._subscribers[key] = subscriber
+        self.last_active = time.monotonic()
+        return lambda: self._unsubscribe(key)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def close(self) -> None:
+        """Stop any turn and write everything to disk."""
+        self._jobs.clear()
+        for task in (self._turn, self._worker):
+            if task is not None:
+                task.cancel()
+        for task in (self._turn, self._worker):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+        await self._writer.flush()
+
+    async def flush(self) -> None:
+        await self._writer.flush()
+
+    # turns -----------------------------------------------------------------------------------------------
+
+    def _schedule(self, kind: JobKind, message: Message | None) -> None:
+        if kind == 'answer' and ('answer', None) in self._jobs:
+            return  # the queued turn will see this message too
+        if message is not None and any(m is message for _, m in self._jobs):
+            return
+        self._jobs.append((kind, message))
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work(), name=f'room {self.room_id}')
+
+    async def _work(self) -> None:
+        try:
+            while self._jobs:
+                kind, message = self._jobs.popleft()
+                self._turn = asyncio.get_running_loop().create_task(self._run_turn(kind, message))
+                await asyncio.wait([self._turn])  # a stopped turn must not stop the worker
+        finally:
+            self._worker = None
+            self._turn = None
+            self.last_active = time.monotonic()
+
+    async def _run_turn(self, kind: JobKind, message: Message | None) -> None:
+        model = self._model_for()
+        if kind == 'answer':
+            if not self.messages or self.messages[-1].role != 'user':
+                return  # already answered (e.g. a retry ran in between)
+            reply = self._append(Message(id=_new_id(), seq=self._next_seq(), role='assistant', content='',
+                                         status=Status.STREAMING, model=model.name))
+            history = self.messages[:-1]
+        else:
+            assert message is not None
+            if kind == 'retry':
+                message.content = ''
+                self._publish(RoomEvent('delta', message, offset=-1, text=''))
+            message.status, message.error, message.model = Status.STREAMING, None, model.name
+            reply = message
+            history = [m for m in self.messages if m.seq <= reply.seq]
+            self._changed(reply)
+        await self._stream(model, reply, history)
+
+    async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
+        self.streaming = reply
+        last_checkpoint = time.monotonic()
+        try:
+            async for text in model.stream(build_turns(history), self.settings.system_prompt):
+                if not text:
+                    continue
+                offset = len(reply.content)
+                reply.content += text
+                self._publish(RoomEvent('delta', reply, offset=offset, text=text))
+                if time.monotonic() - last_checkpoint >= self.settings.checkpoint_interval:
+                    last_checkpoint = time.monotonic()
+                    self._writer.save(reply)
+            reply.status = Status.COMPLETE
+        except asyncio.CancelledError:
+            reply.status = Status.STOPPED
+        except ModelError as e:
+            reply.status, reply.error = Status.ERROR, e.reason
+        except Exception as e:  # whatever ended the turn, the reply must not stay `streaming`
+            log.exception('reply in room %s failed', self.room_id)
+            reply.status, reply.error = Status.ERROR, f'Unexpected error: {type(e).__name__}. Press Retry.'
+        finally:
+            if reply.status == Status.STREAMING:
+                reply.status, reply.error = Status.ERROR, 'The reply ended unexpectedly. Press Retry.'
+            self.streaming = None
+            # an empty delta at the final length lets a tab that missed text notice the gap and resync
+            self._publish(RoomEvent('delta', reply, offset=len(reply.content), text=''))
+            self._changed(reply)
+
+    # state -----------------------------------------------------------------------------------------------
+
+    def _append(self, message: Message) -> Message:
+        self.messages.append(message)
+        self._by_id[message.id] = message
+        self._writer.save(message)
+        self._publish(RoomEvent('added', message))
+        return message
+
+    def _changed(self, message: Message) -> None:
+        self._writer.save(message)
+        self._publish(RoomEvent('updated', message))
+
+    def _resumable(self, message_id: str) -> Message:
+        message = self._by_id.get(message_id)
+        if message is None or not message.can_resume:
+            raise MessageRejected('Only a failed, stopped or interrupted reply can be retried or continued.')
+        if message is self.streaming:
+            raise MessageRejected('This reply is still being written.')
+        return message
+
+    def _recover_interrupted(self) -> None:
+        for message in self.messages:
+            if message.status == Status.STREAMING:
+                message.status = Status.INTERRUPTED
+                self._writer.save(message)
+
+    def _next_seq(self) -> int:
+        return self.messages[-1].seq + 1 if self.messages else 1
+
+    def _publish(self, event: RoomEvent) -> None:
+        self.last_active = time.monotonic()
+        for subscriber in list(self._subscribers.values()):
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception('a subscriber of room %s failed', self.room_id)
+
+    def _unsubscribe(self, key: int) -> None:
+        self._subscribers.pop(key, None)
+        self.last_active = time.monotonic()
+
+    def _on_write_error(self, error: OSError) -> None:
+        self.notice = (f'Saving this room failed ({error.strerror or error}). Everything is kept in memory and '
+                       'saved as soon as writing works again; do not stop the app until then.')
+        self._publish(RoomEvent('notice'))
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]

@@ -1,0 +1,147 @@
+"""Models that write replies: the ChatModel protocol, Claude (the only anthropic import) and the demo model."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anthropic
+import httpx2
+
+from .errors import ModelError
+from .models import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, frozen=True)
+class Turn:
+    role: str
+    content: str
+
+
+class ChatModel(Protocol):
+    """Streams the text of one reply, delta by delta; raises ModelError with a reason a user can act on."""
+
+    name: str
+    """The model id shown on replies."""
+
+    def stream(self, turns: Sequence[Turn], system: str) -> AsyncIterator[str]: ...
+
+
+def build_turns(history: Sequence[Message]) -> list[Turn]:
+    """The conversation as the Messages API wants it: user first, roles alternating, no empty turns.
+
+    Consecutive messages of one role (several people typing during a reply) become one turn; user
+    messages carry their author's name so the model knows who said what. A trailing assistant turn
+    (Continue) is sent as a prefill the model goes on from.
+    """
+    turns: list[Turn] = []
+    for message in history:
+        text = message.content
+        if message.role == 'user' and message.author:
+            text = f'{message.author}: {text}'
+        if not text.strip():
+            continue
+        if turns and turns[-1].role == message.role:
+            turns[-1] = Turn(message.role, f'{turns[-1].content}\n\n{text}')
+        elif turns or message.role == 'user':
+            turns.append(Turn(message.role, text))
+    if turns and turns[-1].role == 'assistant':
+        turns[-1] = Turn('assistant', turns[-1].content.rstrip())  # the API refuses trailing whitespace here
+    return turns
+
+
+class Claude:
+    """Claude through the official SDK's async streaming API."""
+
+    def __init__(self, name: str, *, api_key: str | None, base_url: str | None = None,
+                 max_tokens: int = 4096, max_retries: int = 3, timeout: float = 60.0) -> None:
+        self.name = name
+        self.max_tokens = max_tokens
+        self.base_url = base_url
+        self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries,
+                                                timeout=httpx2.Timeout(timeout, connect=10.0))
+
+    async def stream(self, turns: Sequence[Turn], system: str) -> AsyncIterator[str]:
+        messages: list[Any] = [{'role': t.role, 'content': t.content} for t in turns]
+        try:
+            async with self._client.messages.stream(model=self.name, max_tokens=self.max_tokens,
+                                                    system=system, messages=messages) as stream:
+                async for text in stream.text_stream:
+                    yield text
+        except anthropic.APIError as e:
+            raise ModelError(explain_api_error(e, self.base_url), retryable=_retryable(e)) from e
+        except httpx2.HTTPError as e:  # a dropped stream surfaces as the raw transport error
+            raise ModelError(f'The connection to the model dropped in the middle of the reply ({type(e).__name__}). '
+                             'The text so far is kept; press Retry or Continue.') from e
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def explain_api_error(error: anthropic.APIError, base_url: str | None) -> str:
+    """A plain-words reason for a failed API call, naming what the user can do. Never echoes the key."""
+    where = base_url or 'the Anthropic API'
+    if isinstance(error, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
+        return (f'{where} refused the API key ({error.status_code}). Set a valid ANTHROPIC_API_KEY and restart, '
+                'or run with --model demo to use the offline demo model.')
+    if isinstance(error, anthropic.RateLimitError):
+        return 'Claude is rate-limited right now (429) and the retries ran out. Wait a moment, then press Retry.'
+    if isinstance(error, anthropic.NotFoundError):
+        return f'{where} does not know this model ({_api_message(error)}). Pick another model with --model.'
+    if isinstance(error, anthropic.APITimeoutError):
+        return f'{where} did not answer in time. Check the network, then press Retry.'
+    if isinstance(error, anthropic.APIConnectionError):
+        return f'Could not reach {where}. Check the network (or ANTHROPIC_BASE_URL), then press Retry.'
+    if isinstance(error, anthropic.APIStatusError):
+        if error.status_code == 200:  # an `event: error` inside the stream
+            return f'The model stopped with an error in the middle of the reply: {_api_message(error)}. Press Retry.'
+        if error.status_code == 529 or 'overloaded' in str(error).lower():
+            return 'Claude is overloaded right now (529) and the retries ran out. Wait a moment, then press Retry.'
+        if error.status_code >= 500:
+            return f'{where} had an internal error ({error.status_code}) and the retries ran out. Press Retry.'
+        return f'{where} refused the request ({error.status_code}): {_api_message(error)}'
+    return f'The model call failed: {error}'
+
+
+def _api_message(error: anthropic.APIError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get('error', body)
+        if isinstance(inner, dict) and inner.get('message'):
+            return str(inner['message'])
+    return error.message
+
+
+def _retryable(error: anthropic.APIError) -> bool:
+    return not isinstance(error, anthropic.AuthenticationError | anthropic.PermissionDeniedError)
+
+
+class Demo:
+    """The built-in offline model: a deterministic Markdown answer at a human pace, nothing sent anywhere."""
+
+    name = 'demo'
+
+    def __init__(self, delay: float = 0.03) -> None:
+        self.delay = delay
+
+    async def stream(self, turns: Sequence[Turn], system: str) -> AsyncIterator[str]:
+        question = next((t.content for t in reversed(turns) if t.role == 'user'), '')
+        for word in demo_reply(question).split(' '):
+            await asyncio.sleep(self.delay)
+            yield word + ' '
+
+
+def demo_reply(question: str) -> str:
+    quoted = '\n'.join(f'> {line}' for line in question.strip().splitlines()[:6]) or '> (nothing)'
+    return (
+        f'**Demo model** (offline). You wrote:\n\n{quoted}\n\n'
+        'This answer comes from the built-in demo model, so nothing left this machine. '
+        'Everyone who opens this room sees it stream in live, and it is saved in the room.\n\n'
+        'To talk to Claude, stop the app and start it with an API key:\n\n'
+        '```bash\nexport ANTHROPIC_API_KEY=sk-ant-...\npython main.py\n```\n\n'
+        'Any Anthropic-compatible server works too: set `ANTHROPIC_BASE_URL` as well.'
+    )

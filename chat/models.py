@@ -1,0 +1,95 @@
+"""Plain domain objects: no I/O here."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+ROOM_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]{1,64}')
+Role = Literal['user', 'assistant']
+
+
+def is_valid_room_id(room_id: str) -> bool:
+    """True when the id may name a room (and therefore a file under the data dir)."""
+    return ROOM_ID_PATTERN.fullmatch(room_id) is not None
+
+
+class Status(StrEnum):
+    COMPLETE = 'complete'
+    STREAMING = 'streaming'
+    STOPPED = 'stopped'
+    INTERRUPTED = 'interrupted'
+    ERROR = 'error'
+
+
+@dataclass(slots=True)
+class Message:
+    id: str
+    seq: int
+    role: Role
+    content: str
+    status: Status = Status.COMPLETE
+    created_at: float = field(default_factory=time.time)
+    author: str | None = None
+    model: str | None = None
+    error: str | None = None
+    """Why the reply failed, in plain words (status `error`)."""
+
+    @property
+    def can_resume(self) -> bool:
+        """A failed, stopped or cut-off reply can be retried or continued."""
+        return self.role == 'assistant' and self.status in {Status.ERROR, Status.STOPPED, Status.INTERRUPTED}
+
+
+@dataclass(slots=True, frozen=True)
+class RoomSummary:
+    id: str
+    title: str
+    updated_at: float
+    message_count: int
+
+
+def message_to_record(message: Message) -> dict[str, Any]:
+    """The JSON form of a message, as stored and as served by the API."""
+    return {
+        'id': message.id,
+        'seq': message.seq,
+        'role': message.role,
+        'content': message.content,
+        'status': str(message.status),
+        'created_at': message.created_at,
+        'author': message.author,
+        'model': message.model,
+        'error': message.error,
+    }
+
+
+def message_from_record(record: dict[str, Any]) -> Message:
+    return Message(
+        id=str(record['id']),
+        seq=int(record['seq']),
+        role='assistant' if record.get('role') == 'assistant' else 'user',
+        content=str(record.get('content', '')),
+        status=Status(record.get('status', 'complete')),
+        created_at=float(record.get('created_at', 0.0)),
+        author=record.get('author'),
+        model=record.get('model'),
+        error=record.get('error'),
+    )
+
+
+def title_from(messages: list[Message], words: int = 8) -> str:
+    """A room's title: the first words of its first message."""
+    for message in messages:
+        text = ' '.join(message.content.split())
+        if text:
+            parts = text.split(' ')
+            return ' '.join(parts[:words]) + (' …' if len(parts) > words else '')
+    return 'Empty room'
+
+
+def summarize(room_id: str, messages: list[Message]) -> RoomSummary:
+    updated = max((m.created_at for m in messages), default=0.0)
+    return RoomSummary(id=room_id, title=title_from(messages), updated_at=updated, message_count=len(messages))

@@ -1,0 +1,110 @@
+"""Rooms: the registry of open hubs, created on first use and evicted when idle."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from .config import Settings
+from .errors import InvalidRoomId
+from .hub import RoomHub
+from .llm import ChatModel
+from .models import RoomSummary, is_valid_room_id, message_from_record, summarize
+from .store import MESSAGES, RoomStore, read_json_file
+
+log = logging.getLogger(__name__)
+
+
+class Rooms:
+    """Every room of one data dir. The only place that creates hubs, so there is one hub per room."""
+
+    def __init__(self, store: RoomStore, model_for: Callable[[], ChatModel], settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._model_for = model_for
+        self._hubs: dict[str, RoomHub] = {}
+        self._opening: dict[str, asyncio.Future[RoomHub]] = {}
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._summary_cache: dict[str, tuple[float, RoomSummary]] = {}
+        self.on_open: list[Callable[[RoomHub], None]] = []
+        """Called with every hub right after it is created (the UI attaches its broadcaster here)."""
+
+    async def get(self, room_id: str) -> RoomHub:
+        """The hub of a room, opening its file off the event loop on first use."""
+        if not is_valid_room_id(room_id):
+            raise InvalidRoomId(f'{room_id!r} is not a room id')
+        if (hub := self._hubs.get(room_id)) is not None:
+            return hub
+        if (pending := self._opening.get(room_id)) is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[RoomHub] = asyncio.get_running_loop().create_future()
+        self._opening[room_id] = future
+        try:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'room-{room_id}')
+            room_file, loaded = await asyncio.get_running_loop().run_in_executor(executor, self.store.open, room_id)
+            hub = RoomHub(room_id, room_file, loaded, executor, self._model_for, self.settings)
+            self._hubs[room_id] = hub
+            self._executors[room_id] = executor
+            for callback in self.on_open:
+                callback(hub)
+            future.set_result(hub)
+            return hub
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved: waiters get it through their await
+            raise
+        finally:
+            del self._opening[room_id]
+
+    def open_hub(self, room_id: str) -> RoomHub | None:
+        """The hub of a room if it is open now."""
+        return self._hubs.get(room_id)
+
+    def exists(self, room_id: str) -> bool:
+        hub = self._hubs.get(room_id)
+        return (hub is not None and bool(hub.messages)) or (hub is None and self.store.exists(room_id))
+
+    async def summaries(self) -> list[RoomSummary]:
+        """Every room with at least one message, most recently active first."""
+        closed = [] if self.store.data_dir is None else [r for r in self.store.room_ids() if r not in self._hubs]
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, self._read_summaries, closed)
+        found += [hub.summary() for hub in self._hubs.values() if hub.messages]
+        return sorted(found, key=lambda s: s.updated_at, reverse=True)
+
+    async def evict_idle(self, max_idle: float) -> None:
+        """Close hubs nobody has looked at for `max_idle` seconds, so memory holds only rooms in use."""
+        now = time.monotonic()
+        for room_id, hub in list(self._hubs.items()):
+            if hub.is_idle and now - hub.last_active > max_idle:
+                await self._close(room_id)
+
+    async def close(self) -> None:
+        for room_id in list(self._hubs):
+            await self._close(room_id)
+
+    async def _close(self, room_id: str) -> None:
+        hub = self._hubs.pop(room_id)
+        await hub.close()
+        self._executors.pop(room_id).shutdown(wait=False)
+
+    def _read_summaries(self, room_ids: list[str]) -> list[RoomSummary]:
+        result = []
+        for room_id in room_ids:
+            path = self.store.path_of(room_id)
+            try:
+                mtime = path.stat().st_mtime
+                cached = self._summary_cache.get(room_id)
+                if cached is None or cached[0] != mtime:
+                    data = read_json_file(path) or {}
+                    messages = [message_from_record(r) for r in data.get(MESSAGES, {}).values()]
+                    cached = self._summary_cache[room_id] = (mtime, summarize(room_id, sorted(
+                        messages, key=lambda m: m.seq)))
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                log.warning('cannot list room %s: %s', room_id, e)
+                continue
+            if cached[1].message_count:
+                result.append(cached[1])
+        return result

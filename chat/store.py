@@ -1,0 +1,263 @@
+"""Room files: one TinyDB file per room, written atomically and only from a writer thread.
+
+The only module that imports tinydb. Everything here blocks; the hub calls it through RoomWriter,
+which runs it off the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import MemoryStorage, Storage
+from tinydb.table import Document
+
+from .errors import InvalidRoomId
+from .models import Message, is_valid_room_id, message_from_record, message_to_record
+
+log = logging.getLogger(__name__)
+
+MESSAGES = 'messages'
+StorageFactory = Callable[[Path], Storage]
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage that keeps the data in memory and replaces the file atomically on flush.
+
+    TinyDB calls `write` after every operation; this only marks the data dirty, so a batch of
+    operations costs one file write. `flush` writes a temp file in the same directory, fsyncs it,
+    renames it over the old file and fsyncs the directory: a crash leaves the old or the new file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: dict[str, Any] | None = None
+        self._dirty = False
+
+    def read(self) -> dict[str, Any] | None:
+        if self._data is None:
+            self._data = read_json_file(self.path)
+        return self._data
+
+    def write(self, data: dict[str, Any]) -> None:
+        self._data = data
+        self._dirty = True
+
+    def flush(self) -> None:
+        if not self._dirty or self._data is None:
+            return
+        atomic_write(self.path, dump_tables(self._data))
+        self._dirty = False
+
+    def close(self) -> None:
+        self.flush()
+
+
+class FlushableMemoryStorage(MemoryStorage):
+    """TinyDB's MemoryStorage with the flush the writer calls: for tests and throwaway rooms."""
+
+    def flush(self) -> None:
+        pass
+
+
+def read_json_file(path: Path) -> dict[str, Any] | None:
+    """The parsed file, None when it does not exist; raises ValueError when it is not a TinyDB file."""
+    try:
+        text = path.read_text(encoding='utf-8')
+    except FileNotFoundError:
+        return None
+    data = json.loads(text)  # ValueError (JSONDecodeError, UnicodeDecodeError) on a corrupt file
+    if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
+        raise ValueError('not a TinyDB document')
+    return data
+
+
+def dump_tables(data: dict[str, Any]) -> str:
+    """JSON of all tables, one small json.dumps per document.
+
+    Dumping document by document lets the GIL switch between them, so a large room written from
+    the writer thread never stalls the event loop for the whole dump.
+    """
+    tables = []
+    for name, docs in data.items():
+        body = ','.join(f'{json.dumps(str(key))}:{json.dumps(doc, ensure_ascii=False)}' for key, doc in docs.items())
+        tables.append(f'{json.dumps(name)}:{{{body}}}')
+    return '{' + ','.join(tables) + '}'
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash at any moment leaves either the old or the new file."""
+    temp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try:
+        with open(temp, 'w', encoding='utf-8') as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+@dataclass(slots=True)
+class LoadedRoom:
+    messages: list[Message]
+    notice: str | None = None
+    """What the room page must tell the user about its file (moved aside, unreadable)."""
+    writable: bool = True
+    """False when the file exists but could not be read: it is never overwritten."""
+
+
+class RoomFile:
+    """One room's TinyDB database. Blocking; used from one writer thread at a time."""
+
+    def __init__(self, room_id: str, storage: Storage, path: Path | None = None) -> None:
+        self.room_id = room_id
+        self.path = path
+        self._storage = storage
+        self._db = TinyDB(storage=_Existing(storage))
+
+    def load(self) -> list[Message]:
+        records = self._db.table(MESSAGES).all()
+        return sorted((message_from_record(record) for record in records), key=lambda m: m.seq)
+
+    def save(self, messages: Iterable[Message]) -> None:
+        """Insert or replace the given messages (by seq) and write the file once."""
+        table = self._db.table(MESSAGES)
+        for message in messages:
+            table.upsert(Document(message_to_record(message), doc_id=message.seq))
+        self._storage.flush()  # type: ignore[attr-defined]
+
+    def delete(self, seqs: Iterable[int]) -> None:
+        table = self._db.table(MESSAGES)
+        ids = [seq for seq in seqs if table.contains(doc_id=seq)]
+        if ids:
+            table.remove(doc_ids=ids)
+        self._storage.flush()  # type: ignore[attr-defined]
+
+
+class _Existing:
+    """Lets TinyDB take an already-built storage instance (it wants a class)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def __call__(self) -> Storage:
+        return self._storage
+
+
+class RoomStore:
+    """All rooms under one data dir. File names come only from validated room ids."""
+
+    def __init__(self, data_dir: Path | None, storage_factory: StorageFactory | None = None) -> None:
+        """:param data_dir: None keeps every room in memory (tests)."""
+        self.data_dir = data_dir
+        self._storage_factory = storage_factory or (AtomicJSONStorage if data_dir else None)
+        self._memory: dict[str, FlushableMemoryStorage] = {}
+
+    def path_of(self, room_id: str) -> Path:
+        if not is_valid_room_id(room_id):
+            raise InvalidRoomId(f'{room_id!r} is not a room id')
+        assert self.data_dir is not None
+        return self.data_dir / f'{room_id}.json'
+
+    def room_ids(self) -> list[str]:
+        if self.data_dir is None:
+            return list(self._memory)
+        return sorted(p.stem for p in self.data_dir.glob('*.json') if is_valid_room_id(p.stem))
+
+    def exists(self, room_id: str) -> bool:
+        if self.data_dir is None:
+            return room_id in self._memory
+        return self.path_of(room_id).exists()
+
+    def open(self, room_id: str) -> tuple[RoomFile, LoadedRoom]:
+        """Open a room's file and load its messages; a corrupt file is moved aside, never overwritten."""
+        if self.data_dir is None or self._storage_factory is None:
+            storage = self._memory.setdefault(room_id, FlushableMemoryStorage())
+            room_file = RoomFile(room_id, storage)
+            return room_file, LoadedRoom(room_file.load())
+        path = self.path_of(room_id)
+        room_file = RoomFile(room_id, self._storage_factory(path), path)
+        try:
+            return room_file, LoadedRoom(room_file.load())
+        except (ValueError, KeyError, TypeError) as e:
+            return self._reopen_after_corruption(room_id, path, e)
+        except OSError as e:
+            log.error('cannot read room file %s: %s', path, e)
+            notice = (f'The file of this room could not be read ({e.strerror or e}); nothing will be saved '
+                      f'until the problem is fixed and the app restarted. New messages are kept in memory only.')
+            return RoomFile(room_id, FlushableMemoryStorage()), LoadedRoom([], notice, writable=False)
+
+    def _reopen_after_corruption(self, room_id: str, path: Path, error: Exception) -> tuple[RoomFile, LoadedRoom]:
+        aside = path.with_name(f'{room_id}.corrupt-{time.strftime("%Y%m%d-%H%M%S")}.json')
+        try:
+            os.replace(path, aside)
+        except OSError as e:
+            log.error('room file %s is corrupt (%s) and cannot be moved aside: %s', path, error, e)
+            notice = ('The file of this room is damaged and could not be moved aside; it is left untouched and '
+                      'nothing new is saved. New messages are kept in memory only.')
+            return RoomFile(room_id, FlushableMemoryStorage()), LoadedRoom([], notice, writable=False)
+        log.warning('room file %s is corrupt (%s); moved aside to %s', path, error, aside.name)
+        notice = (f'The file of this room was damaged and could not be read. It was kept as {aside.name} '
+                  f'in the data dir, and the room starts empty.')
+        room_file = RoomFile(room_id, self._storage_factory(path), path)  # type: ignore[misc]
+        return room_file, LoadedRoom([], notice)
+
+
+class RoomWriter:
+    """The single writer of one room: saves run in order, off the event loop, coalesced per message."""
+
+    def __init__(self, room_file: RoomFile, executor: ThreadPoolExecutor,
+                 on_error: Callable[[OSError], None] | None = None, *, enabled: bool = True) -> None:
+        self._file = room_file
+        self._executor = executor
+        self._on_error = on_error
+        self._enabled = enabled
+        self._pending: dict[int, Message] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.failed: OSError | None = None
+        """The last write error; cleared by the next successful write."""
+
+    def save(self, message: Message) -> None:
+        """Queue a snapshot of the message; a later snapshot of the same message replaces an unwritten one."""
+        if not self._enabled:
+            return
+        self._pending[message.seq] = dataclasses.replace(message)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is written, or the write failed."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                await loop.run_in_executor(self._executor, self._file.save, list(batch.values()))
+                self.failed = None
+            except OSError as e:
+                log.error('cannot save room %s: %s', self._file.room_id, e)
+                self.failed = e
+                for seq, message in batch.items():
+                    self._pending.setdefault(seq, message)  # the next save retries them; newer snapshots win
+                if self._on_error:
+                    self._on_error(e)
+                return

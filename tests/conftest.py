@@ -1,0 +1,58 @@
+"""Shared fixtures: settings on a temp data dir, a scripted fake model, hubs without any UI."""
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from chat.config import Settings  # noqa: E402
+from chat.errors import ModelError  # noqa: E402
+from chat.llm import Turn  # noqa: E402
+
+
+@dataclass
+class ScriptedModel:
+    """A ChatModel that plays scripted replies and records what it was asked (like simonw/llm's mock model)."""
+
+    name: str = 'scripted'
+    delay: float = 0.0
+    replies: list[list[str | Exception]] = field(default_factory=list)
+    asked: list[list[Turn]] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    """When set, each reply waits for the gate after its first chunk (lets tests act mid-reply)."""
+
+    def enqueue(self, *chunks: str | Exception) -> None:
+        self.replies.append(list(chunks))
+
+    async def stream(self, turns: Sequence[Turn], system: str) -> AsyncIterator[str]:
+        self.asked.append(list(turns))
+        chunks = self.replies.pop(0) if self.replies else [f'echo {turns[-1].content}']
+        for index, chunk in enumerate(chunks):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if isinstance(chunk, Exception):
+                raise chunk
+            yield chunk
+            if index == 0 and self.gate is not None:
+                await self.gate.wait()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / 'data', model='demo', checkpoint_interval=0.05, demo_delay=0.001)
+
+
+@pytest.fixture
+def model() -> ScriptedModel:
+    return ScriptedModel()
+
+
+__all__ = ['ModelError', 'ScriptedModel']
