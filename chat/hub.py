@@ -54,6 +54,8 @@ class RoomHub:
         self._writer = RoomWriter(room_file, executor, self._on_write_error, enabled=loaded.writable)
         self._by_id = {m.id: m for m in self.messages}
         self._subscribers: dict[int, Subscriber] = {}
+        self.relay: Subscriber | None = None
+        """Sees every event before the subscribers: the transport that fans text out to all tabs at once."""
         self._next_subscriber = 0
         self._jobs: deque[tuple[JobKind, Message | None]] = deque()
         self._worker: asyncio.Task[None] | None = None
@@ -238,7 +240,8 @@ class RoomHub:
 
     def _publish(self, event: RoomEvent) -> None:
         self.last_active = time.monotonic()
-        for subscriber in list(self._subscribers.values()):
+        receivers = [self.relay, *self._subscribers.values()] if self.relay else list(self._subscribers.values())
+        for subscriber in receivers:
             try:
                 subscriber(event)
             except Exception:

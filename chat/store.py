@@ -6,7 +6,9 @@ which runs it off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -55,7 +57,10 @@ class AtomicJSONStorage(Storage):
     def flush(self) -> None:
         if not self._dirty or self._data is None:
             return
-        atomic_write(self.path, dump_tables(self._data))
+        try:
+            atomic_write(self.path, dump_tables(self._data))
+        except UnicodeEncodeError:  # a lone surrogate (valid in browser JSON) has no UTF-8 form: \u-escape it
+            atomic_write(self.path, dump_tables(self._data, ensure_ascii=True))
         self._dirty = False
 
     def close(self) -> None:
@@ -81,7 +86,7 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def dump_tables(data: dict[str, Any]) -> str:
+def dump_tables(data: dict[str, Any], *, ensure_ascii: bool = False) -> str:
     """JSON of all tables, one small json.dumps per document.
 
     Dumping document by document lets the GIL switch between them, so a large room written from
@@ -89,7 +94,8 @@ def dump_tables(data: dict[str, Any]) -> str:
     """
     tables = []
     for name, docs in data.items():
-        body = ','.join(f'{json.dumps(str(key))}:{json.dumps(doc, ensure_ascii=False)}' for key, doc in docs.items())
+        body = ','.join(f'{json.dumps(str(key))}:{json.dumps(doc, ensure_ascii=ensure_ascii)}'
+                        for key, doc in docs.items())
         tables.append(f'{json.dumps(name)}:{{{body}}}')
     return '{' + ','.join(tables) + '}'
 
@@ -192,6 +198,10 @@ class RoomStore:
             room_file = RoomFile(room_id, storage)
             return room_file, LoadedRoom(room_file.load())
         path = self.path_of(room_id)
+        for stale in path.parent.glob(f'.{path.name}.*.tmp'):  # left by a writer killed mid-write
+            if stale.name != f'.{path.name}.{os.getpid()}.tmp':
+                with contextlib.suppress(OSError):
+                    stale.unlink()
         room_file = RoomFile(room_id, self._storage_factory(path), path)
         try:
             return room_file, LoadedRoom(room_file.load())
@@ -204,7 +214,12 @@ class RoomStore:
             return RoomFile(room_id, FlushableMemoryStorage()), LoadedRoom([], notice, writable=False)
 
     def _reopen_after_corruption(self, room_id: str, path: Path, error: Exception) -> tuple[RoomFile, LoadedRoom]:
-        aside = path.with_name(f'{room_id}.corrupt-{time.strftime("%Y%m%d-%H%M%S")}.json')
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        aside = path.with_name(f'{room_id}.corrupt-{stamp}.json')
+        for n in itertools.count(2):  # a second corruption in the same second must not replace the first copy
+            if not aside.exists():
+                break
+            aside = path.with_name(f'{room_id}.corrupt-{stamp}-{n}.json')
         try:
             os.replace(path, aside)
         except OSError as e:

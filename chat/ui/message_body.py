@@ -1,0 +1,54 @@
+"""A chat message's text as sanitised markdown, rendered in the browser and fed by streamed text deltas.
+
+The browser side (message_body.js) renders with the vendored `marked` and NiceGUI's DOMPurify, and applies
+`rooms_delta` events (`[msgid, offset, chunk]`, offsets in code points like Python's `len`) that the server sends
+straight over socket.io, outside NiceGUI's element updates; see chat/ui/live.py for the server side.
+"""
+from __future__ import annotations
+
+from nicegui import ui
+
+
+class MessageBody(ui.element, component='message_body.js', dependencies=['lib/marked.esm.js']):
+    """The body of one message; its `text` prop is the full text at render time, deltas stream in on their own.
+
+    How `marked` is served: `dependencies=['lib/marked.esm.js']` registers the file as a NiceGUI library, served
+    under `/_nicegui/<version>/libraries/<hash>/marked.esm.js` and listed in every page's import map under its
+    file-name stem, `marked`; so the component imports it with the bare specifier `import { Marked } from "marked"`.
+    A relative import cannot work: the component and the library are served under different hashed prefixes.
+    Keep that stem unique: another library called `marked.*.js` would take over the import-map entry.
+    To update marked: `npm pack marked@18` in a temp dir, copy `package/lib/marked.esm.js` (without its
+    sourceMappingURL line, the map is not shipped) to `lib/marked.esm.js`.
+    """
+
+    def __init__(self, *, room: str, msgid: str, text: str, streaming: bool) -> None:
+        super().__init__()
+        with self._props.suspend_updates():  # not sent yet anyway: no need for an update per prop
+            self._props['room'] = room
+            self._props['msgid'] = msgid
+            self._props['text'] = text
+            self._props['streaming'] = streaming
+            self._props['rev'] = 0
+
+    @property
+    def text(self) -> str:
+        """The text as the server last recorded it (the browser may be ahead while deltas stream)."""
+        return self._props['text']
+
+    def set_text_silently(self, text: str) -> None:
+        """Record the text without sending it: the browser gets it from deltas, this keeps re-renders correct.
+
+        Any later update of this element (for whatever reason) sends the recorded text along, and the browser then
+        takes it as the truth.
+        """
+        # NiceGUI's props are observable and would call update() on assignment
+        with self._props.suspend_updates():
+            self._props['text'] = text
+
+    def replace_text(self, text: str) -> None:
+        """Replace the text shown in every browser, e.g. after an edit or a reset that did not come as deltas."""
+        with self._props.suspend_updates():
+            self._props['text'] = text
+            # bumping `rev` makes the browser take the text even if the prop equals what it last received
+            self._props['rev'] = self._props.get('rev', 0) + 1
+        self.update()

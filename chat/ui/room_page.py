@@ -1,0 +1,132 @@
+"""The room page: history, live replies, composer. Renders hub events and sends intents to the hub."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import HTTPException
+from nicegui import ui
+from nicegui.client import Client
+
+from ..config import Settings
+from ..errors import MessageRejected
+from ..hub import RoomEvent, RoomHub
+from ..models import Message, is_valid_room_id
+from ..rooms import Rooms
+from .message_view import MessageView
+from .theme import frame
+
+PAGE_SIZE = 50
+"""Messages shown when a room opens; earlier ones load on demand."""
+
+
+def register(rooms: Rooms, settings: Settings) -> None:
+    @ui.page('/room/{room_id}')
+    async def room_page(room_id: str, client: Client) -> None:
+        if not is_valid_room_id(room_id):
+            raise HTTPException(status_code=404, detail='No such room: room ids use letters, digits, - and _.')
+        hub = await rooms.get(room_id)
+        RoomView(hub, client, demo=settings.uses_demo)
+
+
+class RoomView:
+    """One tab's view of a room."""
+
+    def __init__(self, hub: RoomHub, client: Client, *, demo: bool) -> None:
+        self.hub = hub
+        self.views: dict[str, MessageView] = {}
+        with frame(hub.summary().title if hub.messages else f'Room {hub.room_id}', demo=demo):
+            with ui.column().classes('w-full max-w-3xl mx-auto gap-3 px-2 messages') as self.column:
+                self.notice = ui.label().classes('room-notice w-full p-2').props('data-testid=room-notice')
+                self.earlier = ui.button('Show earlier messages', on_click=self._show_earlier) \
+                    .props('flat dense data-testid=load-earlier').classes('self-center')
+                self.empty = ui.label('No messages yet. Say hello! Everyone who opens this link sees the '
+                                      'conversation, and Claude\'s replies stream into every tab live.') \
+                    .classes('self-center text-gray-500 py-8 text-center').props('data-testid=empty-room')
+                self.first_shown = max(0, len(hub.messages) - PAGE_SIZE)
+                for message in hub.messages[self.first_shown:]:
+                    self._add(message)
+            self._composer()
+        self._refresh_room()
+        unsubscribe = hub.subscribe(self._on_event)
+        client.on_delete(unsubscribe)  # not on disconnect: a tab that reconnects within the window keeps its client
+        ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
+
+    def _composer(self) -> None:
+        with ui.footer().classes('composer-bar px-2 py-2'):
+            with ui.column().classes('w-full max-w-3xl mx-auto gap-1'):
+                self.rejection = ui.label().classes('text-red-700 text-sm').props('data-testid=composer-error')
+                self.rejection.set_visibility(False)
+                with ui.row().classes('w-full items-end no-wrap gap-2'):
+                    self.input = ui.textarea(placeholder='Message the room: Enter sends, Shift+Enter adds a line') \
+                        .props('autogrow autofocus outlined dense rows=1 data-testid=composer') \
+                        .classes('flex-grow').mark('composer').style('max-height: 40vh; overflow: auto')
+                    self.input.on('keydown.enter.exact.prevent', self._send)
+                    ui.button(icon='send', on_click=self._send).props('round data-testid=send aria-label=Send').mark('send')
+                    self.stop_button = ui.button('Stop', icon='stop', on_click=self._stop) \
+                        .props('outline data-testid=stop color=negative').mark('stop')
+
+    async def _send(self) -> None:
+        text = self.input.value or ''
+        if not text.strip():
+            return  # blank messages are ignored; nothing to say about them
+        try:
+            await self.hub.post(text)
+        except MessageRejected as e:
+            self.rejection.set_text(str(e))
+            self.rejection.set_visibility(True)
+            return
+        self.rejection.set_visibility(False)
+        self.input.value = ''
+        self.input.run_method('focus')
+        ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
+
+    def _stop(self) -> None:
+        self.hub.stop()
+
+    def _retry(self, message: Message) -> None:
+        self._intent(lambda: self.hub.retry(message.id))
+
+    def _continue(self, message: Message) -> None:
+        self._intent(lambda: self.hub.resume(message.id))
+
+    def _intent(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except MessageRejected as e:
+            ui.notify(str(e), type='warning')
+
+    def _on_event(self, event: RoomEvent) -> None:
+        if event.kind == 'delta':
+            return  # text reaches the browser through the socket room (live.py)
+        if event.kind == 'added' and event.message is not None:
+            with self.column:
+                self._add(event.message)
+        elif event.kind == 'updated' and event.message is not None:
+            if (view := self.views.get(event.message.id)) is not None:
+                view.refresh(event.message)
+        self._refresh_room()
+
+    def _add(self, message: Message) -> None:
+        self.views[message.id] = MessageView(message, self.hub.room_id, on_retry=self._retry,
+                                             on_continue=self._continue)
+
+    def _show_earlier(self) -> None:
+        start = max(0, self.first_shown - PAGE_SIZE)
+        earlier = self.hub.messages[start:self.first_shown]
+        self.first_shown = start
+        anchor = self.earlier
+        for message in earlier:
+            with self.column:
+                self._add(message)
+            self.views[message.id].frame.move(self.column, target_index=anchor.parent_slot.children.index(anchor) + 1
+                                              if anchor.parent_slot else None)
+            anchor = self.views[message.id].frame
+        self._refresh_room()
+
+    def _refresh_room(self) -> None:
+        self.stop_button.set_visibility(self.hub.is_streaming)
+        self.empty.set_visibility(not self.hub.messages)
+        self.earlier.set_visibility(self.first_shown > 0)
+        self.notice.set_text(self.hub.notice or '')
+        self.notice.set_visibility(bool(self.hub.notice))
+

@@ -1,0 +1,381 @@
+"""Loopback fake of the Anthropic Messages API for tests: pure asyncio + stdlib, HTTP/1.1 keep-alive, chunked SSE.
+
+    async with FakeAnthropic() as fake:  # in the test's event loop
+        client = anthropic.AsyncAnthropic(api_key='test-key', base_url=fake.base_url)
+    with FakeAnthropic.in_thread() as fake:  # own loop in a daemon thread, e.g. for an app run as a subprocess
+        env = {'ANTHROPIC_BASE_URL': fake.base_url, 'ANTHROPIC_API_KEY': 'test-key'}
+
+Serves POST /v1/messages (SSE if ``"stream": true``, else JSON), POST /v1/messages/count_tokens, GET /v1/models[/id].
+Each POST /v1/messages consumes the next scripted reply (``enqueue_*``, callable from any thread); with an empty
+queue it streams ``Echo: <last user text>`` word by word.
+
+``enqueue_words`` sends words ``w<index>@<time.time() when sent, 6 decimals> `` (e.g. ``w17@1732412345.123456 ``),
+read back with ``parse_word_timestamp`` (one word) or ``parse_words`` (any text, however re-chunked).
+
+Observability: ``requests`` / ``request_headers`` (JSON bodies and lower-cased headers of POST /v1/messages, in order),
+``calls`` ((method, path) of every request), ``disconnects`` (time.time() of each stream the client closed before
+its end, detected at once, even between paced deltas), ``active_streams``, ``wait_disconnect()``, ``wait_requests()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+ERROR_TYPES = {
+    400: 'invalid_request_error',
+    401: 'authentication_error',
+    403: 'permission_error',
+    404: 'not_found_error',
+    413: 'request_too_large',
+    429: 'rate_limit_error',
+    500: 'api_error',
+    529: 'overloaded_error',
+}
+DEFAULT_MODELS = ('claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5')
+WORD_RE = re.compile(r'w(\d+)@(\d+\.\d+)')
+SSE_HEADERS = {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'transfer-encoding': 'chunked',
+}
+
+
+def parse_word_timestamp(word: str) -> tuple[int, float]:
+    """``'w17@1732412345.123456 '`` -> ``(17, 1732412345.123456)``: index and time.time() when it was sent."""
+    match = WORD_RE.fullmatch(word.strip())
+    if match is None:
+        raise ValueError(f'not a timestamped word: {word!r}')
+    return int(match[1]), float(match[2])
+
+
+def parse_words(text: str) -> list[tuple[int, float]]:
+    return [(int(index), float(sent_at)) for index, sent_at in WORD_RE.findall(text)]
+
+
+def error_body(error_type: str, message: str | None = None) -> dict[str, Any]:
+    return {'type': 'error', 'error': {'type': error_type, 'message': message or error_type.replace('_', ' ')}}
+
+
+class ClientGone(Exception):
+    """The client closed the connection while a stream was being sent."""
+
+
+@dataclass
+class Script:
+    """One scripted reply; kind is text | words | status | error_event | drop | hang."""
+
+    kind: str
+    chunks: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    n_words: int = 0
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return self.n_words if self.kind == 'words' else len(self.chunks)
+
+    def chunk(self, index: int) -> str:
+        return f'w{index}@{time.time():.6f} ' if self.kind == 'words' else self.chunks[index]
+
+
+class FakeAnthropic:
+    def __init__(self, models: Sequence[str] = DEFAULT_MODELS, host: str = '127.0.0.1', port: int = 0) -> None:
+        self.models, self.host, self.port = list(models), host, port
+        self.requests: list[dict[str, Any]] = []
+        self.request_headers: list[dict[str, str]] = []
+        self.calls: list[tuple[str, str]] = []
+        self.disconnects: list[float] = []
+        self.active_streams = 0
+        self._scripts: deque[Script] = deque()
+        self._ids = itertools.count(1)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def base_url(self) -> str:
+        return f'http://{self.host}:{self.port}'
+
+    def enqueue_text(self, chunks: list[str], delay: float = 0.0) -> None:
+        self._scripts.append(Script('text', list(chunks), delay))
+
+    def enqueue_words(self, n_words: int, rate: float) -> None:
+        self._scripts.append(Script('words', delay=1 / rate, n_words=n_words))
+
+    def enqueue_status(
+        self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        # The SDK treats `retry-after: 0` as "no hint" (~0.5 s backoff) but honours `retry-after-ms: 1`.
+        default = {'retry-after': '0', 'retry-after-ms': '1'} if status in (429, 529) else {}
+        body = body or error_body(ERROR_TYPES.get(status, 'api_error'))
+        self._scripts.append(Script('status', status=status, body=body, headers={**default, **(headers or {})}))
+
+    def enqueue_error_event(
+        self, chunks_before: list[str], error_type: str = 'overloaded_error', message: str = 'Overloaded'
+    ) -> None:
+        self._scripts.append(Script('error_event', list(chunks_before), body=error_body(error_type, message)))
+
+    def enqueue_drop(self, chunks_before: list[str]) -> None:
+        self._scripts.append(Script('drop', list(chunks_before)))
+
+    def enqueue_hang(self, chunks_before: list[str]) -> None:
+        self._scripts.append(Script('hang', list(chunks_before)))
+
+    async def wait_disconnect(self, timeout: float = 1.0, count: int = 1) -> float:
+        """Wait until `count` streams in all were closed early by the client; return when the last one was."""
+        await poll(lambda: len(self.disconnects) >= count, timeout, f'{count} disconnect(s)')
+        return self.disconnects[count - 1]
+
+    async def wait_requests(self, count: int, timeout: float = 5.0) -> None:
+        await poll(lambda: len(self.requests) >= count, timeout, f'{count} request(s)')
+
+    async def start(self) -> FakeAnthropic:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=2**22)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> FakeAnthropic:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @classmethod
+    @contextlib.contextmanager
+    def in_thread(cls, **kwargs: Any) -> Iterator[FakeAnthropic]:
+        """Run the fake on its own event loop in a daemon thread."""
+        fake, loop = cls(**kwargs), asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name='fake-anthropic', daemon=True)
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(fake.start(), loop).result(timeout=10)
+            yield fake
+        finally:
+            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while await self._serve_one(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client went away between requests
+        except asyncio.CancelledError:
+            pass  # stop(): Python 3.11 logs an error for a cancelled client_connected_cb task
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; return whether to keep the connection open."""
+        head = await reader.readuntil(b'\r\n\r\n')
+        request_line, *header_lines = head.decode('latin-1').split('\r\n')[:-2]
+        method, target, _ = request_line.split(' ', 2)
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(':', 1) for line in header_lines)}
+        raw = await reader.readexactly(int(headers.get('content-length', 0)))
+        body, path = json.loads(raw) if raw else {}, target.split('?', 1)[0]
+        self.calls.append((method, path))
+        model = path.removeprefix('/v1/models/')
+        if method == 'POST' and path == '/v1/messages':
+            self.requests.append(body)
+            self.request_headers.append(headers)
+            return await self._messages(body, reader, writer)
+        if method == 'POST' and path == '/v1/messages/count_tokens':
+            await self._send_json(writer, 200, {'input_tokens': estimate_tokens(body)})
+        elif method == 'GET' and path == '/v1/models':
+            ids = {'first_id': self.models[0], 'last_id': self.models[-1]} if self.models else {}
+            page = {'data': [model_info(m) for m in self.models], 'has_more': False, **ids}
+            await self._send_json(writer, 200, page)
+        elif method == 'GET' and model in self.models:
+            await self._send_json(writer, 200, model_info(model))
+        else:
+            await self._send_json(writer, 404, error_body('not_found_error', f'{method} {path} not found'))
+        return headers.get('connection', '').lower() != 'close'
+
+    def _head(self, status: int, headers: dict[str, str]) -> bytes:
+        reason = 'Overloaded' if status == 529 else HTTPStatus(status).phrase
+        lines = [f'HTTP/1.1 {status} {reason}', f'request-id: req_fake_{next(self._ids)}']
+        lines += [f'{name}: {value}' for name, value in headers.items()]
+        return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+
+    async def _send_json(
+        self, writer: asyncio.StreamWriter, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(body).encode()
+        head = {'content-type': 'application/json', 'content-length': str(len(data)), **(headers or {})}
+        writer.write(self._head(status, head) + data)
+        await writer.drain()
+
+    async def _messages(self, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        script = self._scripts.popleft() if self._scripts else echo_script(body)
+        if script.kind == 'status':
+            await self._send_json(writer, script.status, script.body, script.headers)
+        elif body.get('stream'):
+            return await self._stream(script, body, reader, writer)
+        elif script.kind in ('drop', 'hang'):  # non-streaming: no response at all
+            if script.kind == 'hang':
+                await wait_eof(reader)
+            return False
+        elif script.kind == 'error_event':
+            overloaded = script.body['error']['type'] == 'overloaded_error'
+            await self._send_json(writer, 529 if overloaded else 500, script.body)
+        else:
+            text = ''.join(script.chunk(i) for i in range(script.count))
+            message = new_message(body, content=[{'type': 'text', 'text': text}], stop_reason='end_turn')
+            message['usage']['output_tokens'] = script.count
+            await self._send_json(writer, 200, message)
+        return True
+
+    async def _stream(
+        self, script: Script, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        eof = asyncio.ensure_future(wait_eof(reader))
+        self.active_streams += 1
+        try:
+            writer.write(self._head(200, SSE_HEADERS))
+            await send_event(writer, eof, 'message_start', {'type': 'message_start', 'message': new_message(body)})
+            block = {'type': 'content_block_start', 'index': 0, 'content_block': {'type': 'text', 'text': ''}}
+            await send_event(writer, eof, 'content_block_start', block)
+            await send_event(writer, eof, 'ping', {'type': 'ping'})
+            due = time.monotonic()
+            for index in range(script.count):
+                # Words keep their rate (no drift); text sleeps `delay` between deltas. Either wakes if the client goes.
+                if index:
+                    due = (due if script.kind == 'words' else time.monotonic()) + script.delay
+                if (pause := due - time.monotonic()) > 0:
+                    await asyncio.wait([eof], timeout=pause)
+                delta = {'type': 'text_delta', 'text': script.chunk(index)}
+                await send_event(
+                    writer, eof, 'content_block_delta', {'type': 'content_block_delta', 'index': 0, 'delta': delta}
+                )
+            return await self._finish(script, writer, eof)
+        except ClientGone:
+            self.disconnects.append(time.time())
+            return False
+        finally:
+            self.active_streams -= 1
+            eof.cancel()
+            await asyncio.wait([eof])  # let the read end before the next request is read
+
+    async def _finish(self, script: Script, writer: asyncio.StreamWriter, eof: asyncio.Future[None]) -> bool:
+        if script.kind == 'drop':
+            return False  # the caller closes the socket mid-body: no message_stop, no last chunk
+        if script.kind == 'hang':
+            await eof
+            raise ClientGone
+        if script.kind == 'error_event':
+            await send_event(writer, eof, 'error', script.body)
+            writer.write(b'0\r\n\r\n')
+            return False
+        await send_event(writer, eof, 'content_block_stop', {'type': 'content_block_stop', 'index': 0})
+        delta = {'stop_reason': 'end_turn', 'stop_sequence': None}
+        usage = {'output_tokens': script.count}
+        await send_event(writer, eof, 'message_delta', {'type': 'message_delta', 'delta': delta, 'usage': usage})
+        await send_event(writer, eof, 'message_stop', {'type': 'message_stop'})
+        writer.write(b'0\r\n\r\n')
+        await writer.drain()
+        return True
+
+
+async def send_event(writer: asyncio.StreamWriter, eof: asyncio.Future[None], event: str, data: object) -> None:
+    if eof.done():
+        raise ClientGone
+    payload = f'event: {event}\ndata: {json.dumps(data)}\n\n'.encode()
+    writer.write(f'{len(payload):x}\r\n'.encode() + payload + b'\r\n')
+    try:
+        await writer.drain()
+    except ConnectionError as exc:
+        raise ClientGone from exc
+
+
+async def wait_eof(reader: asyncio.StreamReader) -> None:
+    """Return when the client closes its side (HTTP/1.1 clients send nothing while awaiting a response)."""
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(65536):
+            pass
+
+
+async def poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait for `condition` by polling, which works whichever thread the fake runs in."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'fake anthropic: no {what} within {timeout} s')
+        await asyncio.sleep(0.005)
+
+
+def message_text(content: str | list[dict[str, Any]]) -> str:
+    if isinstance(content, str):
+        return content
+    return ' '.join(block.get('text', '') for block in content if block.get('type') == 'text')
+
+
+def estimate_tokens(body: dict[str, Any]) -> int:
+    texts = [message_text(body.get('system') or '')] + [message_text(m['content']) for m in body.get('messages', [])]
+    return max(1, sum(len(text) for text in texts) // 4)
+
+
+def echo_script(body: dict[str, Any]) -> Script:
+    user = [m for m in body.get('messages', []) if m.get('role') == 'user']
+    text = f'Echo: {message_text(user[-1]["content"]) if user else ""}'
+    return Script('text', re.findall(r'\S+\s*', text))
+
+
+def new_message(body: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    usage = {
+        'input_tokens': estimate_tokens(body),
+        'output_tokens': 1,
+        'cache_creation_input_tokens': 0,
+        'cache_read_input_tokens': 0,
+    }
+    return {
+        'id': f'msg_fake_{time.time_ns()}',
+        'type': 'message',
+        'role': 'assistant',
+        'content': [],
+        'model': body.get('model', DEFAULT_MODELS[0]),
+        'stop_reason': None,
+        'stop_sequence': None,
+        'usage': usage,
+        **fields,
+    }
+
+
+def model_info(model: str) -> dict[str, Any]:
+    family, _, version = model.removeprefix('claude-').partition('-')
+    return {
+        'type': 'model',
+        'id': model,
+        'display_name': f'Claude {family.title()} {version.replace("-", ".")}',
+        'created_at': '2025-01-01T00:00:00Z',
+        'lifecycle': 'active',
+    }

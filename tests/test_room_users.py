@@ -1,0 +1,96 @@
+"""Two people in one room through NiceGUI's simulated `user`: both see every message and the same reply."""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import httpx
+import pytest
+from nicegui import core, ui
+from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
+from nicegui.testing.user import User
+
+from chat.app import build
+from chat.config import Settings
+from chat.models import Status
+from chat.rooms import Rooms
+
+
+@asynccontextmanager
+async def simulated_app(settings: Settings) -> AsyncIterator[tuple[Rooms, Callable[[], User]]]:
+    """The real app (pages, API, hubs) in NiceGUI's user simulation; yields a factory of users."""
+    with nicegui_reset_globals():
+        os.environ['NICEGUI_USER_SIMULATION'] = 'true'
+        try:
+            rooms = build(settings)
+            prepare_simulation()
+            ui.run(storage_secret='test secret')
+            async with core.app.router.lifespan_context(core.app):
+                clients: list[httpx.AsyncClient] = []
+
+                def new_user() -> User:
+                    client = httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test')
+                    clients.append(client)
+                    return User(client)
+                yield rooms, new_user
+                for client in clients:
+                    await client.aclose()
+        finally:
+            os.environ.pop('NICEGUI_USER_SIMULATION', None)
+
+
+@pytest.fixture
+async def app_users(settings: Settings) -> AsyncIterator[tuple[Rooms, Callable[[], User]]]:
+    async with simulated_app(replace(settings, demo_delay=0.002)) as result:
+        yield result
+
+
+async def send(user: User, text: str) -> None:
+    user.find(marker='composer').type(text).trigger('keydown.enter.exact.prevent')
+    await asyncio.sleep(0)
+
+
+async def test_two_users_see_each_others_messages_and_the_same_reply(app_users) -> None:
+    rooms, new_user = app_users
+    ann, bob = new_user(), new_user()
+    await ann.open('/room/lobby')
+    await bob.open('/room/lobby')
+    await ann.should_see('No messages yet')
+    await send(ann, 'Hello from Ann')
+    await bob.should_see('Hello from Ann')
+    hub = rooms.open_hub('lobby')
+    assert hub is not None
+    for _ in range(500):
+        if hub.messages and hub.messages[-1].status == Status.COMPLETE and hub.messages[-1].role == 'assistant':
+            break
+        await asyncio.sleep(0.01)
+    reply = hub.messages[-1]
+    assert reply.role == 'assistant' and 'Demo model' in reply.content
+    for user in (ann, bob):
+        await user.should_see('Demo model')
+        await user.should_see(kind=ui.element, marker='demo-banner')
+    await send(bob, 'And Bob replies')
+    await ann.should_see('And Bob replies')
+    assert hub.subscriber_count == 2
+
+
+async def test_blank_message_is_ignored_and_oversized_is_refused_visibly(app_users, settings: Settings) -> None:
+    rooms, new_user = app_users
+    ann = new_user()
+    await ann.open('/room/limits')
+    await send(ann, '   ')
+    await send(ann, 'x' * (settings.max_message_chars + 1))
+    await ann.should_see('the limit is 100,000')
+    hub = rooms.open_hub('limits')
+    assert hub is not None and hub.messages == []
+
+
+async def test_bad_room_id_is_404(app_users) -> None:
+    _, new_user = app_users
+    user = new_user()
+    for path in ('/room/a.b', '/room/' + 'x' * 65, '/room/a%00b', '/room/%2e%2e'):
+        response = await user.http_client.get(path)
+        assert response.status_code == 404, path
