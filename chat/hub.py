@@ -165,22 +165,22 @@ class RoomHub:
         if kind == 'answer':
             if not self.messages or self.messages[-1].role != 'user':
                 return  # already answered (e.g. a retry ran in between)
-            reply = self._append(Message(id=_new_id(), seq=self._next_seq(), role='assistant', content='',
-                                         status=Status.STREAMING, model=model.name))
-            history = self.messages[:-1]
+            reply = Message(id=_new_id(), seq=self._next_seq(), role='assistant', content='',
+                            status=Status.STREAMING, model=model.name)
+            self.streaming = reply  # before publishing, so every tab shows the stop button with the reply
+            self._append(reply)
         else:
             assert message is not None
+            reply = self.streaming = message
             if kind == 'retry':
-                message.content = ''
-                self._publish(RoomEvent('delta', message, offset=-1, text=''))
-            message.status, message.error, message.model = Status.STREAMING, None, model.name
-            reply = message
-            history = [m for m in self.messages if m.seq <= reply.seq]
+                reply.content = ''
+                self._publish(RoomEvent('delta', reply, offset=-1, text=''))
+            reply.status, reply.error, reply.model = Status.STREAMING, None, model.name
             self._changed(reply)
+        history = [m for m in self.messages if m.seq < reply.seq or (kind == 'continue' and m is reply)]
         await self._stream(model, reply, history)
 
     async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
-        self.streaming = reply
         last_checkpoint = time.monotonic()
         try:
             async for text in model.stream(build_turns(history), self.settings.system_prompt):

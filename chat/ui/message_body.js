@@ -133,8 +133,8 @@ function renderMarkdown(source) {
 // Fences are recognised after any indentation and quote markers: seeing too many fences only means fewer
 // boundaries (slower, never wrong). Blocks are rendered separately, so a loose list split at a boundary becomes
 // two lists; marked's start="N" keeps an ordered list's numbering.
-const FENCE_OPEN = /^[ \t>]*(`{3,}|~{3,})(.*)$/;
-const FENCE_CLOSE = /^[ \t>]*(`{3,}|~{3,})[ \t]*$/;
+const FENCE_OPEN = /^[ \t>]*(`{3,}|~{3,})([^\r\n]*)/;
+const FENCE_CLOSE = /^[ \t>]*(`{3,}|~{3,})[ \t\r]*$/;
 
 function splitBlocks(text) {
   const blocks = [];

@@ -61,7 +61,8 @@ class RoomView:
                         .props('autogrow autofocus outlined dense rows=1 data-testid=composer') \
                         .classes('flex-grow').mark('composer').style('max-height: 40vh; overflow: auto')
                     self.input.on('keydown.enter.exact.prevent', self._send)
-                    ui.button(icon='send', on_click=self._send).props('round data-testid=send aria-label=Send').mark('send')
+                    ui.button(icon='send', on_click=self._send) \
+                        .props('round data-testid=send aria-label=Send').mark('send')
                     self.stop_button = ui.button('Stop', icon='stop', on_click=self._stop) \
                         .props('outline data-testid=stop color=negative').mark('stop')
 

@@ -29,7 +29,8 @@ def frame(title: str, *, demo: bool) -> Iterator[None]:
             .classes('connection text-white text-sm flex items-center gap-1') \
             .props('data-testid=connection data-state=connecting')
     if demo:
-        with ui.row().classes('demo-banner w-full items-center gap-2 px-4 py-2').props('data-testid=demo-banner').mark('demo-banner'):
+        banner = ui.row().classes('demo-banner w-full items-center gap-2 px-4 py-2')
+        with banner.props('data-testid=demo-banner').mark('demo-banner'):
             ui.icon('science')
             ui.html('<b>Demo mode</b>: replies come from the built-in offline demo model, nothing leaves this '
                     'machine. Set <code>ANTHROPIC_API_KEY</code> and restart to talk to Claude.', sanitize=False)
