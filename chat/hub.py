@@ -23,6 +23,7 @@ from .store import LoadedRoom, RoomFile, RoomWriter
 
 log = logging.getLogger(__name__)
 
+SAVE_FAILED = 'Saving this room failed'
 EventKind = Literal['added', 'delta', 'updated', 'notice']
 JobKind = Literal['answer', 'retry', 'continue']
 
@@ -51,7 +52,7 @@ class RoomHub:
         """A problem with the room's file the page must show, or None."""
         self._model_for = model_for
         self._executor = executor
-        self._writer = RoomWriter(room_file, executor, self._on_write_error, enabled=loaded.writable)
+        self._writer = RoomWriter(room_file, executor, self._on_write_error, self._on_write_ok, enabled=loaded.writable)
         self._by_id = {m.id: m for m in self.messages}
         self._subscribers: dict[int, Subscriber] = {}
         self.relay: Subscriber | None = None
@@ -183,9 +184,13 @@ class RoomHub:
     async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
         last_checkpoint = time.monotonic()
         try:
-            async for text in model.stream(build_turns(history), self.settings.system_prompt):
+            async for text in model.stream(build_turns(history), self.settings.system_prompt,
+                                           on_retry=lambda note: self._note(reply, note)):
                 if not text:
                     continue
+                if reply.note:
+                    reply.note = None
+                    self._publish(RoomEvent('updated', reply))
                 offset = len(reply.content)
                 reply.content += text
                 self._publish(RoomEvent('delta', reply, offset=offset, text=text))
@@ -201,6 +206,7 @@ class RoomHub:
             log.exception('reply in room %s failed', self.room_id)
             reply.status, reply.error = Status.ERROR, f'Unexpected error: {type(e).__name__}. Press Retry.'
         finally:
+            reply.note = None
             if reply.status == Status.STREAMING:
                 reply.status, reply.error = Status.ERROR, 'The reply ended unexpectedly. Press Retry.'
             self.streaming = None
@@ -219,6 +225,10 @@ class RoomHub:
 
     def _changed(self, message: Message) -> None:
         self._writer.save(message)
+        self._publish(RoomEvent('updated', message))
+
+    def _note(self, message: Message, note: str) -> None:
+        message.note = note
         self._publish(RoomEvent('updated', message))
 
     def _resumable(self, message_id: str) -> Message:
@@ -251,9 +261,15 @@ class RoomHub:
         self._subscribers.pop(key, None)
         self.last_active = time.monotonic()
 
-    def _on_write_error(self, error: OSError) -> None:
-        self.notice = (f'Saving this room failed ({error.strerror or error}). Everything is kept in memory and '
-                       'saved as soon as writing works again; do not stop the app until then.')
+    def _on_write_ok(self) -> None:
+        if self.notice is not None and self.notice.startswith(SAVE_FAILED):
+            self.notice = None
+            self._publish(RoomEvent('notice'))
+
+    def _on_write_error(self, error: Exception) -> None:
+        reason = getattr(error, 'strerror', None) or error
+        self.notice = (f'{SAVE_FAILED} ({reason}). Everything is kept in memory and saved as soon as writing '
+                       'works again; do not stop the app until then.')
         self._publish(RoomEvent('notice'))
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +15,11 @@ from .errors import ModelError
 from .models import Message
 
 log = logging.getLogger(__name__)
+
+RetryListener = Callable[[str], None]
+"""Told, in plain words, that the API refused a try and the SDK is about to try again."""
+RETRIED_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
+_retry_listener: ContextVar[RetryListener | None] = ContextVar('rooms_retry_listener', default=None)
 
 
 @dataclass(slots=True, frozen=True)
@@ -28,7 +34,8 @@ class ChatModel(Protocol):
     name: str
     """The model id shown on replies."""
 
-    def stream(self, turns: Sequence[Turn], system: str) -> AsyncIterator[str]: ...
+    def stream(self, turns: Sequence[Turn], system: str, on_retry: RetryListener | None = None) -> AsyncIterator[str]:
+        ...
 
 
 def build_turns(history: Sequence[Message]) -> list[Turn]:
@@ -55,18 +62,35 @@ def build_turns(history: Sequence[Message]) -> list[Turn]:
 
 
 class Claude:
-    """Claude through the official SDK's async streaming API."""
+    """Claude through the official SDK's async streaming API.
+
+    The SDK retries 408/409/429/5xx/529 with backoff before the stream starts (`max_retries`, on purpose a
+    few: a person is waiting); a response hook tells the hub about each refused try so the reply can say
+    "retrying". Once text streams, nothing is retried automatically: the partial text is kept instead.
+    """
 
     def __init__(self, name: str, *, api_key: str | None, base_url: str | None = None,
                  max_tokens: int = 4096, max_retries: int = 3, timeout: float = 60.0) -> None:
         self.name = name
         self.max_tokens = max_tokens
         self.base_url = base_url
+        self.max_retries = max_retries
+        http_client = anthropic.DefaultAsyncHttpxClient(event_hooks={'response': [_report_retry]})
         self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries,
-                                                timeout=httpx2.Timeout(timeout, connect=10.0))
+                                                timeout=httpx2.Timeout(timeout, connect=10.0),
+                                                http_client=http_client)
 
-    async def stream(self, turns: Sequence[Turn], system: str) -> AsyncIterator[str]:
+    async def stream(self, turns: Sequence[Turn], system: str,
+                     on_retry: RetryListener | None = None) -> AsyncIterator[str]:
         messages: list[Any] = [{'role': t.role, 'content': t.content} for t in turns]
+        attempts = 0
+
+        def count_retry(reason: str) -> None:
+            nonlocal attempts
+            attempts += 1
+            if on_retry is not None and attempts <= self.max_retries:
+                on_retry(f'{reason}; trying again ({attempts} of {self.max_retries})…')
+        token = _retry_listener.set(count_retry)
         try:
             async with self._client.messages.stream(model=self.name, max_tokens=self.max_tokens,
                                                     system=system, messages=messages) as stream:
@@ -74,12 +98,25 @@ class Claude:
                     yield text
         except anthropic.APIError as e:
             raise ModelError(explain_api_error(e, self.base_url), retryable=_retryable(e)) from e
+        except httpx2.TimeoutException as e:  # raw, once the stream has started
+            raise ModelError('The model stopped sending text and the wait timed out. The text so far is kept; '
+                             'press Retry or Continue.') from e
         except httpx2.HTTPError as e:  # a dropped stream surfaces as the raw transport error
             raise ModelError(f'The connection to the model dropped in the middle of the reply ({type(e).__name__}). '
                              'The text so far is kept; press Retry or Continue.') from e
+        finally:
+            _retry_listener.reset(token)
 
     async def close(self) -> None:
         await self._client.close()
+
+
+async def _report_retry(response: httpx2.Response) -> None:
+    if response.status_code in RETRIED_STATUSES and (listener := _retry_listener.get()) is not None:
+        listener(RETRY_REASONS.get(response.status_code, f'the API answered {response.status_code}'))
+
+
+RETRY_REASONS = {429: 'Claude is rate-limited (429)', 529: 'Claude is overloaded (529)'}
 
 
 def explain_api_error(error: anthropic.APIError, base_url: str | None) -> str:
@@ -128,7 +165,8 @@ class Demo:
     def __init__(self, delay: float = 0.03) -> None:
         self.delay = delay
 
-    async def stream(self, turns: Sequence[Turn], system: str) -> AsyncIterator[str]:
+    async def stream(self, turns: Sequence[Turn], system: str,
+                     on_retry: RetryListener | None = None) -> AsyncIterator[str]:
         question = next((t.content for t in reversed(turns) if t.role == 'user'), '')
         for word in demo_reply(question).split(' '):
             await asyncio.sleep(self.delay)

@@ -36,6 +36,8 @@ class Message:
     model: str | None = None
     error: str | None = None
     """Why the reply failed, in plain words (status `error`)."""
+    note: str | None = None
+    """What a streaming reply is waiting for (e.g. a retry); shown, never stored."""
 
     @property
     def can_resume(self) -> bool:

@@ -238,14 +238,16 @@ class RoomWriter:
     """The single writer of one room: saves run in order, off the event loop, coalesced per message."""
 
     def __init__(self, room_file: RoomFile, executor: ThreadPoolExecutor,
-                 on_error: Callable[[OSError], None] | None = None, *, enabled: bool = True) -> None:
+                 on_error: Callable[[Exception], None] | None = None, on_ok: Callable[[], None] | None = None,
+                 *, enabled: bool = True) -> None:
         self._file = room_file
         self._executor = executor
         self._on_error = on_error
+        self._on_ok = on_ok
         self._enabled = enabled
         self._pending: dict[int, Message] = {}
         self._task: asyncio.Task[None] | None = None
-        self.failed: OSError | None = None
+        self.failed: Exception | None = None
         """The last write error; cleared by the next successful write."""
 
     def save(self, message: Message) -> None:
@@ -267,9 +269,11 @@ class RoomWriter:
             batch, self._pending = self._pending, {}
             try:
                 await loop.run_in_executor(self._executor, self._file.save, list(batch.values()))
+                if self.failed is not None and self._on_ok:
+                    self._on_ok()
                 self.failed = None
-            except OSError as e:
-                log.error('cannot save room %s: %s', self._file.room_id, e)
+            except Exception as e:  # OSError mostly (disk full, read-only); whatever it is, keep the batch
+                log.error('cannot save room %s: %r', self._file.room_id, e)
                 self.failed = e
                 for seq, message in batch.items():
                     self._pending.setdefault(seq, message)  # the next save retries them; newer snapshots win

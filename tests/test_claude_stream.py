@@ -190,3 +190,62 @@ async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
         assert time.monotonic() < deadline, 'the hub never finished its turns'
         await asyncio.sleep(0.005)
     await hub.flush()
+
+
+async def test_a_refused_try_shows_retrying_on_the_reply_until_text_streams(rooms: Rooms, fake: FakeAnthropic) -> None:
+    """429/529 before the stream starts: the SDK retries and the reply says "retrying" meanwhile."""
+    fake.enqueue_status(529)
+    fake.enqueue_status(429)
+    fake.enqueue_text(['made ', 'it'])
+    hub = await rooms.get('r1')
+    notes: list[str | None] = []
+    hub.subscribe(lambda e: notes.append(e.message.note) if e.kind == 'updated' and e.message else None)
+    await hub.post('hello')
+    await wait_idle(hub)
+    reply = hub.messages[-1]
+    assert (reply.content, reply.status, reply.note) == ('made it', Status.COMPLETE, None)
+    shown = [n for n in notes if n]
+    assert len(shown) == 2 and 'overloaded (529)' in shown[0] and 'rate-limited (429)' in shown[1]
+    assert '1 of 2' in shown[0] and '2 of 2' in shown[1]
+
+
+async def test_retries_running_out_end_in_error_with_the_reason_and_retry_works(rooms: Rooms,
+                                                                                 fake: FakeAnthropic) -> None:
+    """After the last try the reply is `error` in plain words; Retry runs the turn again in place."""
+    for _ in range(3):
+        fake.enqueue_status(529)
+    hub = await rooms.get('r1')
+    await hub.post('hello')
+    await wait_idle(hub)
+    reply = hub.messages[-1]
+    assert reply.status == Status.ERROR and 'overloaded' in (reply.error or '') and reply.note is None
+    fake.enqueue_text(['second ', 'time'])
+    hub.retry(reply.id)
+    await wait_idle(hub)
+    assert (hub.messages[-1] is reply, reply.content, reply.status) == (True, 'second time', Status.COMPLETE)
+
+
+async def test_read_timeout_and_connection_refused_end_in_error_and_the_room_stays_usable(
+        tmp_path: Path, fake: FakeAnthropic, claude_settings: Settings) -> None:
+    """A stalled stream times out and an unreachable server is reported; neither leaves a reply streaming."""
+    slow = Claude(MODEL, api_key=API_KEY, base_url=fake.base_url, max_retries=0, timeout=0.5)
+    dead = Claude(MODEL, api_key=API_KEY, base_url='http://127.0.0.1:9', max_retries=1, timeout=2.0)
+    current = [slow]
+    rooms = Rooms(RoomStore(tmp_path), lambda: current[0], claude_settings)
+    hub = await rooms.get('r1')
+    fake.enqueue_hang(['so far '])
+    await hub.post('one')
+    await wait_idle(hub)
+    assert (hub.messages[-1].status, hub.messages[-1].content) == (Status.ERROR, 'so far ')
+    assert 'timed out' in (hub.messages[-1].error or '')
+    current[0] = dead
+    await hub.post('two')
+    await wait_idle(hub, timeout=15)
+    assert hub.messages[-1].status == Status.ERROR and 'Could not reach' in (hub.messages[-1].error or '')
+    current[0] = slow
+    await hub.post('three')
+    await wait_idle(hub)
+    assert hub.messages[-1].status == Status.COMPLETE
+    await rooms.close()
+    await slow.close()
+    await dead.close()

@@ -48,7 +48,7 @@ class MessageView:
         """Show the message's current status, error and actions (not its text: that streams on its own)."""
         self.message = message
         self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id}')
-        self.status.set_text(STATUS_LABELS[message.status])
+        self.status.set_text(f'retrying: {message.note}' if message.note else STATUS_LABELS[message.status])
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
