@@ -14,9 +14,10 @@ from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
 from nicegui.testing.user import User
 
 from chat.app import build
-from chat.config import Settings
-from chat.models import Status
+from chat.config import Settings, prepare_data_dir
+from chat.models import Message, Status
 from chat.rooms import Rooms
+from chat.ui.message_body import MessageBody
 
 
 @asynccontextmanager
@@ -25,6 +26,7 @@ async def simulated_app(settings: Settings) -> AsyncIterator[tuple[Rooms, Callab
     with nicegui_reset_globals():
         os.environ['NICEGUI_USER_SIMULATION'] = 'true'
         try:
+            prepare_data_dir(settings.data_dir)
             rooms = build(settings)
             prepare_simulation()
             ui.run(storage_secret='test secret')
@@ -94,3 +96,29 @@ async def test_bad_room_id_is_404(app_users) -> None:
     for path in ('/room/a.b', '/room/' + 'x' * 65, '/room/a%00b', '/room/%2e%2e'):
         response = await user.http_client.get(path)
         assert response.status_code == 404, path
+
+
+async def test_long_room_opens_with_the_latest_messages_and_loads_earlier_on_demand(app_users) -> None:
+    rooms, new_user = app_users
+    hub = await rooms.get('long')
+    hub._model_for = lambda: SilentModel()
+    for index in range(120):
+        hub._append(Message(id=f'm{index}', seq=index + 1, role='user', content=f'message number {index}'))
+    user = new_user()
+    await user.open('/room/long')
+    await user.should_see('message number 119')
+    await user.should_not_see('message number 69')
+    user.find(marker='load-earlier').click()
+    await user.should_see('message number 20')
+    await user.should_not_see('message number 19')
+    assert user.client is not None
+    shown = [e.props['msgid'] for e in user.client.layout.descendants() if isinstance(e, MessageBody)]
+    assert shown == [f'm{i}' for i in range(20, 120)], 'earlier messages are inserted above, in order'
+
+
+class SilentModel:
+    name = 'silent'
+
+    async def stream(self, turns, system, on_retry=None):  # type: ignore[no-untyped-def]
+        return
+        yield

@@ -38,7 +38,7 @@ class RoomView:
             with ui.column().classes('w-full max-w-3xl mx-auto gap-3 px-2 messages') as self.column:
                 self.notice = ui.label().classes('room-notice w-full p-2').props('data-testid=room-notice')
                 self.earlier = ui.button('Show earlier messages', on_click=self._show_earlier) \
-                    .props('flat dense data-testid=load-earlier').classes('self-center')
+                    .props('flat dense data-testid=load-earlier').classes('self-center').mark('load-earlier')
                 self.empty = ui.label('No messages yet. Say hello! Everyone who opens this link sees the '
                                       'conversation, and Claude\'s replies stream into every tab live.') \
                     .classes('self-center text-gray-500 py-8 text-center').props('data-testid=empty-room')
