@@ -20,12 +20,13 @@ from .errors import MessageRejected, ModelError
 from .llm import ChatModel, build_turns
 from .models import Message, RoomSummary, Status, summarize
 from .store import LoadedRoom, RoomFile, RoomWriter
+from .versions import highest_seq, keep_as_previous, switch_to
 
 log = logging.getLogger(__name__)
 
 SAVE_FAILED = 'Saving this room failed'
-EventKind = Literal['added', 'delta', 'updated', 'notice']
-JobKind = Literal['answer', 'retry', 'continue']
+EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice']
+JobKind = Literal['answer', 'retry', 'continue', 'regenerate']
 
 
 @dataclass(slots=True, frozen=True)
@@ -64,19 +65,14 @@ class RoomHub:
         self.streaming: Message | None = None
         """The reply being generated now, if any."""
         self.last_active = time.monotonic()
+        self._high_seq = highest_seq(self.messages)
         self._recover_interrupted()
 
     # intents ---------------------------------------------------------------------------------------------
 
     async def post(self, text: str, author: str | None = None) -> Message:
         """Store and publish a user message, then have the model answer it after any running turn."""
-        text = text.strip()
-        if not text:
-            raise MessageRejected('The message is empty; type something first.')
-        limit = self.settings.max_message_chars
-        if len(text) > limit:
-            raise MessageRejected(f'The message has {len(text):,} characters; the limit is {limit:,}. '
-                                  'Shorten it or send it in parts.')
+        text = self._checked_text(text)
         message = self._append(Message(id=_new_id(), seq=self._next_seq(), role='user', content=text,
                                        author=(author or '').strip()[:40] or None))
         self._schedule('answer', None)
@@ -96,6 +92,35 @@ class RoomHub:
     def resume(self, message_id: str) -> None:
         """Have the model go on from the partial text of a failed, stopped or interrupted reply."""
         self._schedule('continue', self._resumable(message_id))
+
+    def regenerate(self, message_id: str) -> None:
+        """Write the last reply again; the old one stays as a previous version."""
+        message = self._by_id.get(message_id)
+        if message is None or message.role != 'assistant' or message is not self.messages[-1]:
+            raise MessageRejected('Only the last reply can be regenerated.')
+        self._ensure_quiet()
+        self._schedule('regenerate', message)
+
+    def edit(self, message_id: str, text: str) -> None:
+        """Replace a user message's text and answer again from there; the old branch stays a previous version."""
+        message = self._by_id.get(message_id)
+        if message is None or message.role != 'user':
+            raise MessageRejected('Only your messages can be edited.')
+        text = self._checked_text(text)
+        self._ensure_quiet()
+        keep_as_previous(message, self._after(message))
+        message.content, message.created_at, message.status = text, time.time(), Status.COMPLETE
+        self._replace_tail(message, [])
+        self._schedule('answer', None)
+
+    def select_version(self, message_id: str, position: int) -> None:
+        """Show another version of a message (and the conversation that followed it) in every tab."""
+        message = self._by_id.get(message_id)
+        if message is None or not 0 <= position <= len(message.versions):
+            raise MessageRejected('That version does not exist.')
+        self._ensure_quiet()
+        if position != message.version:
+            self._replace_tail(message, switch_to(message, self._after(message), position))
 
     # reading ---------------------------------------------------------------------------------------------
 
@@ -173,7 +198,10 @@ class RoomHub:
         else:
             assert message is not None
             reply = self.streaming = message
-            if kind == 'retry':
+            if kind == 'regenerate':
+                keep_as_previous(reply, [])
+                reply.created_at = time.time()
+            if kind in {'retry', 'regenerate'}:
                 reply.content = ''
                 self._publish(RoomEvent('delta', reply, offset=-1, text=''))
             reply.status, reply.error, reply.model = Status.STREAMING, None, model.name
@@ -217,11 +245,41 @@ class RoomHub:
     # state -----------------------------------------------------------------------------------------------
 
     def _append(self, message: Message) -> Message:
+        self._high_seq = max(self._high_seq, message.seq)
         self.messages.append(message)
         self._by_id[message.id] = message
         self._writer.save(message)
         self._publish(RoomEvent('added', message))
         return message
+
+    def _replace_tail(self, message: Message, tail: list[Message]) -> None:
+        """Show `message` with new text and `tail` as the messages after it, in the store and every tab."""
+        for old in self._after(message):
+            self.messages.remove(old)
+            del self._by_id[old.id]
+            self._writer.delete(old.seq)
+            self._publish(RoomEvent('removed', old))
+        self._publish(RoomEvent('delta', message, offset=-1, text=message.content))
+        self._changed(message)
+        for restored in tail:
+            self._append(restored)
+
+    def _after(self, message: Message) -> list[Message]:
+        return [m for m in self.messages if m.seq > message.seq]
+
+    def _ensure_quiet(self) -> None:
+        if self._worker is not None:
+            raise MessageRejected('Wait until the reply is finished (or stop it), then try again.')
+
+    def _checked_text(self, text: str) -> str:
+        text = text.strip()
+        if not text:
+            raise MessageRejected('The message is empty; type something first.')
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise MessageRejected(f'The message has {len(text):,} characters; the limit is {limit:,}. '
+                                  'Shorten it or send it in parts.')
+        return text
 
     def _changed(self, message: Message) -> None:
         self._writer.save(message)
@@ -246,7 +304,7 @@ class RoomHub:
                 self._writer.save(message)
 
     def _next_seq(self) -> int:
-        return self.messages[-1].seq + 1 if self.messages else 1
+        return self._high_seq + 1
 
     def _publish(self, event: RoomEvent) -> None:
         self.last_active = time.monotonic()

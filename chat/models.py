@@ -38,6 +38,10 @@ class Message:
     """Why the reply failed, in plain words (status `error`)."""
     note: str | None = None
     """What a streaming reply is waiting for (e.g. a retry); shown, never stored."""
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    """The other versions (regenerated replies, edited texts), each with the messages that followed it."""
+    version: int = 0
+    """Where the shown version stands among all len(versions) + 1 versions."""
 
     @property
     def can_resume(self) -> bool:
@@ -65,6 +69,8 @@ def message_to_record(message: Message) -> dict[str, Any]:
         'author': message.author,
         'model': message.model,
         'error': message.error,
+        'versions': message.versions,
+        'version': message.version,
     }
 
 
@@ -79,6 +85,8 @@ def message_from_record(record: dict[str, Any]) -> Message:
         author=record.get('author'),
         model=record.get('model'),
         error=record.get('error'),
+        versions=list(record.get('versions') or []),
+        version=int(record.get('version', len(record.get('versions') or []))),
     )
 
 

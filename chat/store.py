@@ -245,7 +245,8 @@ class RoomWriter:
         self._on_error = on_error
         self._on_ok = on_ok
         self._enabled = enabled
-        self._pending: dict[int, Message] = {}
+        self._pending: dict[int, Message | None] = {}
+        """Per seq, the latest snapshot to write, or None to delete that message."""
         self._task: asyncio.Task[None] | None = None
         self.failed: Exception | None = None
         """The last write error; cleared by the next successful write."""
@@ -254,7 +255,15 @@ class RoomWriter:
         """Queue a snapshot of the message; a later snapshot of the same message replaces an unwritten one."""
         if not self._enabled:
             return
-        self._pending[message.seq] = dataclasses.replace(message)
+        self._queue(message.seq, dataclasses.replace(message, versions=list(message.versions)))
+
+    def delete(self, seq: int) -> None:
+        """Queue the removal of a message (it lives on in a version of an earlier message)."""
+        if self._enabled:
+            self._queue(seq, None)
+
+    def _queue(self, seq: int, message: Message | None) -> None:
+        self._pending[seq] = message
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
@@ -268,7 +277,12 @@ class RoomWriter:
         while self._pending:
             batch, self._pending = self._pending, {}
             try:
-                await loop.run_in_executor(self._executor, self._file.save, list(batch.values()))
+                saves = [m for m in batch.values() if m is not None]
+                deleted = [seq for seq, m in batch.items() if m is None]
+                # saves first: a crash in between leaves a message twice (in a version and live), never zero times
+                await loop.run_in_executor(self._executor, self._file.save, saves)
+                if deleted:
+                    await loop.run_in_executor(self._executor, self._file.delete, deleted)
                 if self.failed is not None and self._on_ok:
                     self._on_ok()
                 self.failed = None
