@@ -48,6 +48,8 @@ class Settings:
     """Seconds between words of the offline demo model."""
     system_prompt: str = 'You are Claude, a helpful assistant in a shared chat room. Answer in Markdown.'
     """Default system prompt of every room."""
+    naive_streaming: bool = False
+    """Benchmark baseline (env CHAT_NAIVE_STREAMING=1): re-render and resend each reply's whole text, no deltas."""
 
     @property
     def uses_demo(self) -> bool:
@@ -103,6 +105,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
         open_browser=not args.no_browser and not args.native,
         api_key=env.get('ANTHROPIC_API_KEY') or None,
         base_url=env.get('ANTHROPIC_BASE_URL') or None,
+        naive_streaming=env.get('CHAT_NAIVE_STREAMING', '').strip().lower() in {'1', 'true', 'yes'},
     )
 
 

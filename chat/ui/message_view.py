@@ -1,12 +1,15 @@
 """One message on the room page: header, sanitised markdown body, error and actions."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from nicegui import ui
 
 from ..models import Message, Status
+from . import naive
 from .message_body import MessageBody
 
 STATUS_LABELS = {
@@ -17,16 +20,24 @@ STATUS_LABELS = {
     Status.COMPLETE: '',
 }
 
-Action = Callable[[Message], None]
+
+
+class Intents(Protocol):
+    """What a person can ask of a message; the room view forwards each to the hub."""
+
+    def retry(self, message: Message) -> None: ...
+    def resume(self, message: Message) -> None: ...
+    def regenerate(self, message: Message) -> None: ...
+    def edit(self, message: Message, text: str) -> None: ...
+    def select_version(self, message: Message, position: int) -> None: ...
 
 
 class MessageView:
     """Renders a message and follows its status; text deltas reach the body directly (see live.py)."""
 
-    def __init__(self, message: Message, room_id: str, *, on_retry: Action, on_continue: Action) -> None:
+    def __init__(self, message: Message, room_id: str, intents: Intents, *, is_last: bool) -> None:
         self.message = message
-        self._on_retry = on_retry
-        self._on_continue = on_continue
+        self._intents = intents
         with ui.element('div').classes('msg flex flex-col gap-1 w-full').props('data-testid=message') as self.frame:
             with ui.row().classes('msg-head items-center'):
                 who = message.author or 'Someone' if message.role == 'user' else 'Claude'
@@ -37,14 +48,18 @@ class MessageView:
                 ui.label(stamp).classes('opacity-70').tooltip(time.strftime('%Y-%m-%d %H:%M:%S',
                                                                           time.localtime(message.created_at)))
                 self.status = ui.label().classes('opacity-80 italic').props('data-testid=message-status')
-            self.body = MessageBody(room=room_id, msgid=message.id, text=message.content,
-                                    streaming=message.status == Status.STREAMING)
+            self.body: MessageBody | naive.NaiveBody
+            if naive.enabled():  # the benchmark's baseline (CHAT_NAIVE_STREAMING=1)
+                self.body = naive.NaiveBody(room_id, message)
+            else:
+                self.body = MessageBody(room=room_id, msgid=message.id, text=message.content,
+                                        streaming=message.status == Status.STREAMING)
             self.body.props('data-testid=message-content')
             self.error = ui.label().classes('msg-error').props('data-testid=error')
             self.actions = ui.row().classes('gap-2')
-        self.refresh(message)
+        self.refresh(message, is_last=is_last)
 
-    def refresh(self, message: Message) -> None:
+    def refresh(self, message: Message, *, is_last: bool) -> None:
         """Show the message's current status, error and actions (not its text: that streams on its own)."""
         self.message = message
         self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id}')
@@ -53,10 +68,52 @@ class MessageView:
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
         self.actions.clear()
-        if message.can_resume:
-            with self.actions:
-                ui.button('Retry', icon='refresh', on_click=lambda: self._on_retry(self.message)) \
-                    .props('flat dense size=sm data-testid=retry')
+        if message.status == Status.STREAMING:
+            return
+        with self.actions:
+            if message.versions:
+                self._version_switch(message)
+            self._button('Copy', 'content_copy', 'copy', self._copy)
+            if message.role == 'user':
+                self._button('Edit', 'edit', 'edit', self._open_editor)
+            if message.can_resume:
+                self._button('Retry', 'refresh', 'retry', lambda: self._intents.retry(self.message))
                 if message.content.strip():
-                    ui.button('Continue', icon='play_arrow', on_click=lambda: self._on_continue(self.message)) \
-                        .props('flat dense size=sm data-testid=continue')
+                    self._button('Continue', 'play_arrow', 'continue', lambda: self._intents.resume(self.message))
+            elif message.role == 'assistant' and is_last:
+                self._button('Regenerate', 'autorenew', 'regenerate', lambda: self._intents.regenerate(self.message))
+
+    def _button(self, text: str, icon: str, testid: str, action: Callable[[], None]) -> None:
+        ui.button(text, icon=icon, on_click=action).props(f'flat dense no-caps size=sm data-testid={testid}') \
+            .mark(testid)
+
+    def _version_switch(self, message: Message) -> None:
+        count, shown = len(message.versions) + 1, message.version
+        with ui.row().classes('items-center gap-0'):
+            ui.button(icon='chevron_left', on_click=lambda: self._intents.select_version(self.message, shown - 1)) \
+                .props('flat dense round size=sm data-testid=version-prev').mark('version-prev').set_enabled(shown > 0)
+            ui.label(f'{shown + 1} / {count}').classes('text-xs').props('data-testid=version')
+            ui.button(icon='chevron_right', on_click=lambda: self._intents.select_version(self.message, shown + 1)) \
+                .props('flat dense round size=sm data-testid=version-next').mark('version-next') \
+                .set_enabled(shown + 1 < count)
+
+    def _copy(self) -> None:
+        ui.run_javascript(f'window.roomsCopy({json.dumps(self.message.content)})')
+        ui.notify('Copied', timeout=1000)
+
+    def _open_editor(self) -> None:
+        with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl'):
+            ui.label('Edit your message').classes('font-semibold')
+            ui.label('Saving answers it again from here; the current version stays one click away.') \
+                .classes('text-sm text-gray-500')
+            editor = ui.textarea(value=self.message.content).classes('w-full').mark('edit-input') \
+                .props('autogrow autofocus outlined data-testid=edit-input')
+
+            def save() -> None:
+                dialog.close()
+                self._intents.edit(self.message, editor.value or '')
+            editor.on('keydown.ctrl.enter', save)
+            with ui.row().classes('w-full justify-end'):
+                ui.button('Cancel', on_click=dialog.close).props('flat')
+                ui.button('Save and answer', on_click=save).props('data-testid=edit-save').mark('edit-save')
+        dialog.open()

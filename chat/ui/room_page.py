@@ -84,11 +84,20 @@ class RoomView:
     def _stop(self) -> None:
         self.hub.stop()
 
-    def _retry(self, message: Message) -> None:
+    def retry(self, message: Message) -> None:
         self._intent(lambda: self.hub.retry(message.id))
 
-    def _continue(self, message: Message) -> None:
+    def resume(self, message: Message) -> None:
         self._intent(lambda: self.hub.resume(message.id))
+
+    def regenerate(self, message: Message) -> None:
+        self._intent(lambda: self.hub.regenerate(message.id))
+
+    def edit(self, message: Message, text: str) -> None:
+        self._intent(lambda: self.hub.edit(message.id, text))
+
+    def select_version(self, message: Message, position: int) -> None:
+        self._intent(lambda: self.hub.select_version(message.id, position))
 
     def _intent(self, action: Callable[[], None]) -> None:
         try:
@@ -99,17 +108,29 @@ class RoomView:
     def _on_event(self, event: RoomEvent) -> None:
         if event.kind == 'delta':
             return  # text reaches the browser through the socket room (live.py)
-        if event.kind == 'added' and event.message is not None:
+        message = event.message
+        if event.kind == 'added' and message is not None:
             with self.column:
-                self._add(event.message)
-        elif event.kind == 'updated' and event.message is not None:
-            if (view := self.views.get(event.message.id)) is not None:
-                view.refresh(event.message)
+                self._add(message)
+            self._refresh_view(self._last_but_one())
+        elif event.kind == 'updated' and message is not None:
+            self._refresh_view(message)
+        elif event.kind == 'removed' and message is not None:
+            if (view := self.views.pop(message.id, None)) is not None:
+                self.column.remove(view.frame)
+            self._refresh_view(self.hub.messages[-1] if self.hub.messages else None)
         self._refresh_room()
 
     def _add(self, message: Message) -> None:
-        self.views[message.id] = MessageView(message, self.hub.room_id, on_retry=self._retry,
-                                             on_continue=self._continue)
+        is_last = bool(self.hub.messages) and message is self.hub.messages[-1]
+        self.views[message.id] = MessageView(message, self.hub.room_id, self, is_last=is_last)
+
+    def _refresh_view(self, message: Message | None) -> None:
+        if message is not None and (view := self.views.get(message.id)) is not None:
+            view.refresh(message, is_last=message is self.hub.messages[-1])
+
+    def _last_but_one(self) -> Message | None:
+        return self.hub.messages[-2] if len(self.hub.messages) > 1 else None
 
     def _show_earlier(self) -> None:
         start = max(0, self.first_shown - PAGE_SIZE)

@@ -27,3 +27,18 @@
   new ResizeObserver(follow).observe(document.body);
   window.roomsScrollToEnd = () => { following = true; follow(); };
 })();
+
+// Copy text even on plain-http LAN pages, where navigator.clipboard does not exist.
+window.roomsCopy = async (text) => {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = Object.assign(document.createElement('textarea'), { value: text });
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+};
