@@ -128,3 +128,24 @@ def test_startup_prints_the_url_and_bad_start_exits_with_one_line(tmp_path: Path
                                 '--no-browser'], cwd=ROOT, capture_output=True, text=True, timeout=30)
         assert taken.returncode != 0 and len(taken.stderr.strip().splitlines()) == 1
         assert 'already' in taken.stderr
+
+
+def test_theme_choice_is_remembered_and_keyboard_shortcuts_work(app: AppProcess, fake: FakeAnthropic,
+                                                                  browser: Browser) -> None:
+    page = open_room(browser, f'{app.url}/room/keyboard')
+    page.click('[data-testid=theme-toggle]')
+    page.reload()
+    page.wait_for_selector('[data-testid=connection][data-state=live]')
+    page.wait_for_function("document.body.classList.contains('body--dark')")
+    page.click('[data-testid=page-title]')
+    page.keyboard.press('?')
+    page.wait_for_selector('[data-testid=shortcuts-dialog]')
+    page.keyboard.press('Escape')
+    page.click('[data-testid=page-title]')
+    page.keyboard.press('/')
+    assert page.evaluate("document.activeElement.getAttribute('data-testid')") == 'composer'
+    fake.enqueue_words(200, rate=20)
+    send(page, 'long one')
+    page.wait_for_selector('[data-testid=message][data-role=assistant][data-status=streaming]')
+    page.keyboard.press('Escape')
+    page.wait_for_selector('[data-testid=message][data-role=assistant][data-status=stopped]')

@@ -25,6 +25,12 @@ def frame(title: str, *, demo: bool) -> Iterator[None]:
         ui.link('Rooms', '/').classes('text-lg font-bold text-white no-underline')
         ui.label(title).classes('text-white opacity-80 truncate').props('data-testid=page-title')
         ui.space()
+        ui.button(icon='contrast', on_click=lambda: ui.run_javascript('window.roomsCycleTheme()')) \
+            .props('flat round dense color=white data-testid=theme-toggle aria-label="Light, dark or system theme"') \
+            .tooltip('Theme: system, dark or light')
+        ui.button(icon='keyboard', on_click=shortcuts_dialog().open) \
+            .props('flat round dense color=white data-testid=shortcuts aria-label="Keyboard shortcuts"') \
+            .tooltip('Keyboard shortcuts (?)')
         ui.html('<span class="conn-dot"></span><span class="conn-text">Connecting…</span>', sanitize=False) \
             .classes('connection text-white text-sm flex items-center gap-1') \
             .props('data-testid=connection data-state=connecting')
@@ -35,3 +41,26 @@ def frame(title: str, *, demo: bool) -> Iterator[None]:
             ui.html('<b>Demo mode</b>: replies come from the built-in offline demo model, nothing leaves this '
                     'machine. Set <code>ANTHROPIC_API_KEY</code> and restart to talk to Claude.', sanitize=False)
     yield
+
+
+SHORTCUTS = [
+    ('Enter', 'send the message'),
+    ('Shift+Enter', 'new line in the message'),
+    ('/', 'focus the message box'),
+    ('Esc', 'stop the reply being written'),
+    ('Alt+N', 'start a new room'),
+    ('Ctrl+K', 'search rooms (home page)'),
+    ('?', 'show this list'),
+]
+
+
+def shortcuts_dialog() -> ui.dialog:
+    """The keyboard shortcuts, opened from the header or with `?` (room.js clicks the header button)."""
+    with ui.dialog() as dialog, ui.card().props('data-testid=shortcuts-dialog'):
+        ui.label('Keyboard shortcuts').classes('text-lg font-semibold')
+        for keys, meaning in SHORTCUTS:
+            with ui.row().classes('w-full justify-between gap-8'):
+                ui.html(f'<kbd>{keys}</kbd>', sanitize=False)
+                ui.label(meaning)
+        ui.button('Close', on_click=dialog.close).props('flat')
+    return dialog

@@ -42,3 +42,41 @@ window.roomsCopy = async (text) => {
     area.remove();
   }
 };
+
+// Theme: follows the system until the person picks one; the choice is remembered by this browser.
+(() => {
+  const order = ['auto', 'dark', 'light'];
+  const apply = (mode) => window.Quasar?.Dark.set(mode === 'auto' ? 'auto' : mode === 'dark');
+  function applySaved() {
+    if (!window.Quasar || !window.socket) return setTimeout(applySaved, 30);  // after NiceGUI set its default
+    apply(localStorage.getItem('rooms-theme') || 'auto');
+  }
+  applySaved();
+  window.roomsCycleTheme = () => {
+    const next = order[(order.indexOf(localStorage.getItem('rooms-theme') || 'auto') + 1) % order.length];
+    localStorage.setItem('rooms-theme', next);
+    apply(next);
+  };
+})();
+
+// Keyboard shortcuts (listed in the header's keyboard dialog).
+document.addEventListener('keydown', (event) => {
+  const typing = event.target.closest?.('textarea, input, [contenteditable=true]');
+  const click = (testid) => document.querySelector(`[data-testid=${testid}]:not(.hidden)`)?.click();
+  if (event.key === 'Escape') {
+    click('stop');
+  } else if (event.altKey && event.key.toLowerCase() === 'n') {
+    event.preventDefault();
+    window.location.href = '/room/' + Math.random().toString(36).slice(2, 12);
+  } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'k') {
+    event.preventDefault();
+    const search = document.querySelector('[data-testid=search] input, input[data-testid=search]');
+    if (search) search.focus();
+    else window.location.href = '/#search';
+  } else if (!typing && event.key === '/') {
+    event.preventDefault();
+    document.querySelector('[data-testid=composer] textarea, textarea[data-testid=composer]')?.focus();
+  } else if (!typing && event.key === '?') {
+    click('shortcuts');
+  }
+});
