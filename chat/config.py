@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import ConfigError
+from .pricing import DEFAULT_PRICES, parse_prices
 
 DEFAULT_MODEL = 'claude-sonnet-5-5'
 """The newest Sonnet in the SDK's model list that is not on its deprecation list."""
@@ -48,6 +49,8 @@ class Settings:
     """Seconds between words of the offline demo model."""
     system_prompt: str = 'You are Claude, a helpful assistant in a shared chat room. Answer in Markdown.'
     """Default system prompt of every room."""
+    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    """Dollars per million input/output tokens per model family (env CHAT_PRICES=sonnet=3/15,...)."""
     naive_streaming: bool = False
     """Benchmark baseline (env CHAT_NAIVE_STREAMING=1): re-render and resend each reply's whole text, no deltas."""
 
@@ -91,6 +94,10 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
         token = secrets.token_urlsafe(24)
     if token is not None and len(token) < 8:
         raise ConfigError('the access token must have at least 8 characters')
+    try:
+        prices = {**DEFAULT_PRICES, **parse_prices(env.get('CHAT_PRICES', ''))}
+    except ValueError as e:
+        raise ConfigError(f'CHAT_PRICES: {e}') from e
     model = (args.model or env.get('CHAT_MODEL') or DEFAULT_MODEL).strip()
     if not model:
         raise ConfigError('--model must not be empty')
@@ -105,6 +112,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
         open_browser=not args.no_browser and not args.native,
         api_key=env.get('ANTHROPIC_API_KEY') or None,
         base_url=env.get('ANTHROPIC_BASE_URL') or None,
+        prices=prices,
         naive_streaming=env.get('CHAT_NAIVE_STREAMING', '').strip().lower() in {'1', 'true', 'yes'},
     )
 

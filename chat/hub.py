@@ -18,7 +18,7 @@ from typing import Literal
 from .config import Settings
 from .errors import MessageRejected, ModelError
 from .llm import ChatModel, build_turns
-from .models import Message, RoomSummary, Status, summarize
+from .models import Message, RoomSummary, Status, Usage, summarize
 from .store import LoadedRoom, RoomFile, RoomWriter
 from .versions import highest_seq, keep_as_previous, switch_to
 
@@ -135,6 +135,11 @@ class RoomHub:
     def is_idle(self) -> bool:
         return not self._subscribers and self._worker is None
 
+    @property
+    def usage(self) -> Usage:
+        """Tokens of every reply shown in the room."""
+        return sum((m.usage for m in self.messages if m.usage), Usage())
+
     def summary(self) -> RoomSummary:
         return summarize(self.room_id, self.messages)
 
@@ -202,7 +207,7 @@ class RoomHub:
                 keep_as_previous(reply, [])
                 reply.created_at = time.time()
             if kind in {'retry', 'regenerate'}:
-                reply.content = ''
+                reply.content, reply.usage = '', None
                 self._publish(RoomEvent('delta', reply, offset=-1, text=''))
             reply.status, reply.error, reply.model = Status.STREAMING, None, model.name
             self._changed(reply)
@@ -213,7 +218,8 @@ class RoomHub:
         last_checkpoint = time.monotonic()
         try:
             async for text in model.stream(build_turns(history), self.settings.system_prompt,
-                                           on_retry=lambda note: self._note(reply, note)):
+                                           on_retry=lambda note: self._note(reply, note),
+                                           on_usage=lambda usage: self._add_usage(reply, usage)):
                 if not text:
                     continue
                 if reply.note:
@@ -284,6 +290,9 @@ class RoomHub:
     def _changed(self, message: Message) -> None:
         self._writer.save(message)
         self._publish(RoomEvent('updated', message))
+
+    def _add_usage(self, message: Message, usage: Usage) -> None:
+        message.usage = usage if message.usage is None else message.usage + usage  # Continue adds to it
 
     def _note(self, message: Message, note: str) -> None:
         message.note = note

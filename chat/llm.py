@@ -12,13 +12,14 @@ import anthropic
 import httpx2
 
 from .errors import ModelError
-from .models import Message
+from .models import Message, Usage
 
 log = logging.getLogger(__name__)
 
 RetryListener = Callable[[str], None]
 """Told, in plain words, that the API refused a try and the SDK is about to try again."""
 RETRIED_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
+UsageListener = Callable[[Usage], None]
 _retry_listener: ContextVar[RetryListener | None] = ContextVar('rooms_retry_listener', default=None)
 
 
@@ -34,8 +35,8 @@ class ChatModel(Protocol):
     name: str
     """The model id shown on replies."""
 
-    def stream(self, turns: Sequence[Turn], system: str, on_retry: RetryListener | None = None) -> AsyncIterator[str]:
-        ...
+    def stream(self, turns: Sequence[Turn], system: str, *, on_retry: RetryListener | None = None,
+               on_usage: UsageListener | None = None) -> AsyncIterator[str]: ...
 
 
 def build_turns(history: Sequence[Message]) -> list[Turn]:
@@ -80,9 +81,9 @@ class Claude:
                                                 timeout=httpx2.Timeout(timeout, connect=10.0),
                                                 http_client=http_client)
 
-    async def stream(self, turns: Sequence[Turn], system: str,
-                     on_retry: RetryListener | None = None) -> AsyncIterator[str]:
-        messages: list[Any] = [{'role': t.role, 'content': t.content} for t in turns]
+    async def stream(self, turns: Sequence[Turn], system: str, *, on_retry: RetryListener | None = None,
+                     on_usage: UsageListener | None = None) -> AsyncIterator[str]:
+        messages = cached_messages(turns)
         attempts = 0
 
         def count_retry(reason: str) -> None:
@@ -96,6 +97,8 @@ class Claude:
                                                     system=system, messages=messages) as stream:
                 async for text in stream.text_stream:
                     yield text
+                if on_usage is not None:
+                    on_usage(usage_of((await stream.get_final_message()).usage))
         except anthropic.APIError as e:
             raise ModelError(explain_api_error(e, self.base_url), retryable=_retryable(e)) from e
         except httpx2.TimeoutException as e:  # raw, once the stream has started
@@ -109,6 +112,26 @@ class Claude:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def cached_messages(turns: Sequence[Turn]) -> list[Any]:
+    """The turns as API messages, the newest user turn marked as the end of a cacheable prefix.
+
+    Each turn of a room repeats the whole conversation; with the prefix cached, the next turn reads it
+    from the cache (cheaper, faster) and only pays for what is new.
+    """
+    messages: list[Any] = [{'role': t.role, 'content': [{'type': 'text', 'text': t.content}]} for t in turns]
+    for message in reversed(messages):
+        if message['role'] == 'user':
+            message['content'][-1]['cache_control'] = {'type': 'ephemeral'}
+            break
+    return messages
+
+
+def usage_of(usage: Any) -> Usage:
+    return Usage(input_tokens=usage.input_tokens or 0, output_tokens=usage.output_tokens or 0,
+                 cache_read_tokens=getattr(usage, 'cache_read_input_tokens', None) or 0,
+                 cache_write_tokens=getattr(usage, 'cache_creation_input_tokens', None) or 0)
 
 
 async def _report_retry(response: httpx2.Response) -> None:
@@ -165,8 +188,8 @@ class Demo:
     def __init__(self, delay: float = 0.03) -> None:
         self.delay = delay
 
-    async def stream(self, turns: Sequence[Turn], system: str,
-                     on_retry: RetryListener | None = None) -> AsyncIterator[str]:
+    async def stream(self, turns: Sequence[Turn], system: str, *, on_retry: RetryListener | None = None,
+                     on_usage: UsageListener | None = None) -> AsyncIterator[str]:
         question = next((t.content for t in reversed(turns) if t.role == 'user'), '')
         for word in demo_reply(question).split(' '):
             await asyncio.sleep(self.delay)

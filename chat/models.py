@@ -1,6 +1,7 @@
 """Plain domain objects: no I/O here."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,22 @@ class Status(StrEnum):
     ERROR = 'error'
 
 
+@dataclass(slots=True, frozen=True)
+class Usage:
+    """Tokens one reply cost, as the API reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens
+
+
 @dataclass(slots=True)
 class Message:
     id: str
@@ -38,6 +55,8 @@ class Message:
     """Why the reply failed, in plain words (status `error`)."""
     note: str | None = None
     """What a streaming reply is waiting for (e.g. a retry); shown, never stored."""
+    usage: Usage | None = None
+    """Tokens of this reply (assistant messages written by Claude)."""
     versions: list[dict[str, Any]] = field(default_factory=list)
     """The other versions (regenerated replies, edited texts), each with the messages that followed it."""
     version: int = 0
@@ -69,6 +88,7 @@ def message_to_record(message: Message) -> dict[str, Any]:
         'author': message.author,
         'model': message.model,
         'error': message.error,
+        'usage': dataclasses.asdict(message.usage) if message.usage else None,
         'versions': message.versions,
         'version': message.version,
     }
@@ -85,6 +105,7 @@ def message_from_record(record: dict[str, Any]) -> Message:
         author=record.get('author'),
         model=record.get('model'),
         error=record.get('error'),
+        usage=Usage(**record['usage']) if isinstance(record.get('usage'), dict) else None,
         versions=list(record.get('versions') or []),
         version=int(record.get('version', len(record.get('versions') or []))),
     )

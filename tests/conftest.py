@@ -32,7 +32,7 @@ class ScriptedModel:
     def enqueue(self, *chunks: str | Exception) -> None:
         self.replies.append(list(chunks))
 
-    async def stream(self, turns: Sequence[Turn], system: str, on_retry: object = None) -> AsyncIterator[str]:
+    async def stream(self, turns: Sequence[Turn], system: str, **hooks: object) -> AsyncIterator[str]:
         self.asked.append(list(turns))
         chunks = self.replies.pop(0) if self.replies else [f'echo {turns[-1].content}']
         for index, chunk in enumerate(chunks):

@@ -87,8 +87,8 @@ async def test_request_has_model_system_prompt_and_alternating_roles(rooms: Room
     for request in fake.requests:
         assert (request['model'], request['system'], request['max_tokens'], request['stream']) == (
             MODEL, SYSTEM, 512, True)
-    assert fake.requests[0]['messages'] == [{'role': 'user', 'content': 'Ann: first'}]
-    assert fake.requests[1]['messages'] == [
+    assert plain(fake.requests[0]['messages']) == [{'role': 'user', 'content': 'Ann: first'}]
+    assert plain(fake.requests[1]['messages']) == [
         {'role': 'user', 'content': 'Ann: first'},
         {'role': 'assistant', 'content': 'first answer'},
         {'role': 'user', 'content': 'Bob: second\n\nthird'},
@@ -150,7 +150,7 @@ async def test_failure_mid_stream_keeps_partial_text_and_the_next_message_works(
     await wait_idle(hub)
     assert (hub.messages[-1].content, hub.messages[-1].status) == ('all good', Status.COMPLETE)
     assert hub.messages[1].status == Status.ERROR, 'the failed reply stays as it was'
-    assert fake.requests[1]['messages'] == [{'role': 'user', 'content': 'tell me'},
+    assert plain(fake.requests[1]['messages']) == [{'role': 'user', 'content': 'tell me'},
                                             {'role': 'assistant', 'content': 'partial answer '},
                                             {'role': 'user', 'content': 'again'}], 'the partial text is history'
 
@@ -249,3 +249,23 @@ async def test_read_timeout_and_connection_refused_end_in_error_and_the_room_sta
     await rooms.close()
     await slow.close()
     await dead.close()
+
+
+def plain(messages: list[dict]) -> list[dict]:
+    """The request's messages with text blocks flattened to strings (the app sends blocks for cache_control)."""
+    return [{'role': m['role'], 'content': ''.join(b['text'] for b in m['content'])} for m in messages]
+
+
+async def test_the_newest_user_turn_marks_the_cacheable_prefix_and_usage_is_recorded(rooms: Rooms,
+                                                                                      fake: FakeAnthropic) -> None:
+    """Prompt caching: cache_control ends the prefix at the newest user turn; tokens land on the reply."""
+    hub = await rooms.get('r1')
+    for text in ('first', 'second'):
+        await hub.post(text)
+        await wait_idle(hub)
+    last = fake.requests[-1]['messages']
+    marked = [i for i, m in enumerate(last) for b in m['content'] if 'cache_control' in b]
+    assert marked == [len(last) - 1] and last[-1]['role'] == 'user'
+    usage = hub.messages[-1].usage
+    assert usage is not None and usage.output_tokens > 0 and usage.input_tokens > 0
+    assert hub.usage.output_tokens == sum(m.usage.output_tokens for m in hub.messages if m.usage)

@@ -119,6 +119,6 @@ async def test_long_room_opens_with_the_latest_messages_and_loads_earlier_on_dem
 class SilentModel:
     name = 'silent'
 
-    async def stream(self, turns, system, on_retry=None):  # type: ignore[no-untyped-def]
+    async def stream(self, turns, system, **hooks):  # type: ignore[no-untyped-def]
         return
         yield

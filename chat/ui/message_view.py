@@ -9,6 +9,7 @@ from typing import Protocol
 from nicegui import ui
 
 from ..models import Message, Status
+from ..pricing import Prices, describe, estimate
 from . import naive
 from .message_body import MessageBody
 
@@ -35,9 +36,10 @@ class Intents(Protocol):
 class MessageView:
     """Renders a message and follows its status; text deltas reach the body directly (see live.py)."""
 
-    def __init__(self, message: Message, room_id: str, intents: Intents, *, is_last: bool) -> None:
+    def __init__(self, message: Message, room_id: str, intents: Intents, *, is_last: bool, prices: Prices) -> None:
         self.message = message
         self._intents = intents
+        self._prices = prices
         with ui.element('div').classes('msg flex flex-col gap-1 w-full').props('data-testid=message') as self.frame:
             with ui.row().classes('msg-head items-center'):
                 who = message.author or 'Someone' if message.role == 'user' else 'Claude'
@@ -48,6 +50,7 @@ class MessageView:
                 ui.label(stamp).classes('opacity-70').tooltip(time.strftime('%Y-%m-%d %H:%M:%S',
                                                                           time.localtime(message.created_at)))
                 self.status = ui.label().classes('opacity-80 italic').props('data-testid=message-status')
+                self.usage = ui.label().classes('opacity-60').props('data-testid=usage')
             self.body: MessageBody | naive.NaiveBody
             if naive.enabled():  # the benchmark's baseline (CHAT_NAIVE_STREAMING=1)
                 self.body = naive.NaiveBody(room_id, message)
@@ -64,6 +67,8 @@ class MessageView:
         self.message = message
         self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id}')
         self.status.set_text(f'retrying: {message.note}' if message.note else STATUS_LABELS[message.status])
+        self.usage.set_text(describe(message.usage, estimate(message.model, message.usage, self._prices))
+                            if message.usage else '')
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)

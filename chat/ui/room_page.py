@@ -11,6 +11,7 @@ from ..config import Settings
 from ..errors import MessageRejected
 from ..hub import RoomEvent, RoomHub
 from ..models import Message, is_valid_room_id
+from ..pricing import describe, estimate
 from ..rooms import Rooms
 from .message_view import MessageView
 from .theme import frame
@@ -54,6 +55,7 @@ class RoomView:
     def _composer(self) -> None:
         with ui.footer().classes('composer-bar px-2 py-2'):
             with ui.column().classes('w-full max-w-3xl mx-auto gap-1'):
+                self.room_usage = ui.label().classes('text-xs text-gray-500').props('data-testid=room-usage')
                 self.rejection = ui.label().classes('text-red-700 text-sm').props('data-testid=composer-error')
                 self.rejection.set_visibility(False)
                 with ui.row().classes('w-full items-end no-wrap gap-2'):
@@ -123,7 +125,8 @@ class RoomView:
 
     def _add(self, message: Message) -> None:
         is_last = bool(self.hub.messages) and message is self.hub.messages[-1]
-        self.views[message.id] = MessageView(message, self.hub.room_id, self, is_last=is_last)
+        self.views[message.id] = MessageView(message, self.hub.room_id, self, is_last=is_last,
+                                             prices=self.hub.settings.prices)
 
     def _refresh_view(self, message: Message | None) -> None:
         if message is not None and (view := self.views.get(message.id)) is not None:
@@ -149,6 +152,10 @@ class RoomView:
         self.stop_button.set_visibility(self.hub.is_streaming)
         self.empty.set_visibility(not self.hub.messages)
         self.earlier.set_visibility(self.first_shown > 0)
+        usage = self.hub.usage
+        cost = sum(filter(None, (estimate(m.model, m.usage, self.hub.settings.prices)
+                                 for m in self.hub.messages if m.usage)), 0.0)
+        self.room_usage.set_text(f'This room so far: {describe(usage, cost)}' if usage.output_tokens else '')
         self.notice.set_text(self.hub.notice or '')
         self.notice.set_visibility(bool(self.hub.notice))
 
