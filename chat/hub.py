@@ -6,6 +6,7 @@ retry, continue); they never change a message themselves. No nicegui import here
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -17,15 +18,15 @@ from typing import Literal
 
 from .config import Settings
 from .errors import MessageRejected, ModelError
-from .llm import ChatModel, build_turns
-from .models import Message, RoomSummary, Status, Usage, summarize
+from .llm import ChatModel, build_turns, fit_turns
+from .models import Message, RoomSettings, RoomSummary, Status, Usage, summarize
 from .store import LoadedRoom, RoomFile, RoomWriter
 from .versions import highest_seq, keep_as_previous, switch_to
 
 log = logging.getLogger(__name__)
 
 SAVE_FAILED = 'Saving this room failed'
-EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice']
+EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice', 'settings']
 JobKind = Literal['answer', 'retry', 'continue', 'regenerate']
 
 
@@ -40,7 +41,8 @@ class RoomEvent:
 
 
 Subscriber = Callable[[RoomEvent], None]
-ModelFor = Callable[[], ChatModel]
+ModelFor = Callable[[str], ChatModel]
+"""The model of a given name (`demo` or a Claude model id)."""
 
 
 class RoomHub:
@@ -49,6 +51,7 @@ class RoomHub:
         self.room_id = room_id
         self.settings = settings
         self.messages: list[Message] = loaded.messages
+        self.room_settings: RoomSettings = loaded.settings
         self.notice: str | None = loaded.notice
         """A problem with the room's file the page must show, or None."""
         self._model_for = model_for
@@ -61,6 +64,7 @@ class RoomHub:
         self._next_subscriber = 0
         self._jobs: deque[tuple[JobKind, Message | None]] = deque()
         self._worker: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._turn: asyncio.Task[None] | None = None
         self.streaming: Message | None = None
         """The reply being generated now, if any."""
@@ -141,7 +145,34 @@ class RoomHub:
         return sum((m.usage for m in self.messages if m.usage), Usage())
 
     def summary(self) -> RoomSummary:
-        return summarize(self.room_id, self.messages)
+        return summarize(self.room_id, self.messages, self.room_settings)
+
+    @property
+    def system_prompt(self) -> str:
+        return self.room_settings.system_prompt or self.settings.system_prompt
+
+    @property
+    def max_tokens(self) -> int:
+        return self.room_settings.max_tokens or self.settings.max_tokens
+
+    @property
+    def model_name(self) -> str:
+        return self.room_settings.model or self.settings.model
+
+    def configure(self, **changes: str | int | None) -> RoomSettings:
+        """Change the room's settings (title, system_prompt, model, max_tokens), saved and shown in every tab."""
+        if 'max_tokens' in changes and changes['max_tokens'] is not None:
+            max_tokens = int(changes['max_tokens'])
+            if not 1 <= max_tokens <= 128_000:
+                raise MessageRejected('Max tokens must be between 1 and 128,000.')
+            changes['max_tokens'] = max_tokens
+        for name in ('title', 'system_prompt', 'model'):
+            if isinstance(changes.get(name), str):
+                changes[name] = str(changes[name]).strip()[:20_000] or None
+        self.room_settings = dataclasses.replace(self.room_settings, **changes)  # type: ignore[arg-type]
+        self._writer.save_settings(self.room_settings)
+        self._publish(RoomEvent('settings'))
+        return self.room_settings
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber` with every event from now on; returns the function that unsubscribes it."""
@@ -192,7 +223,7 @@ class RoomHub:
             self.last_active = time.monotonic()
 
     async def _run_turn(self, kind: JobKind, message: Message | None) -> None:
-        model = self._model_for()
+        model = self._model_for(self.model_name)
         if kind == 'answer':
             if not self.messages or self.messages[-1].role != 'user':
                 return  # already answered (e.g. a retry ran in between)
@@ -217,7 +248,11 @@ class RoomHub:
     async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
         last_checkpoint = time.monotonic()
         try:
-            async for text in model.stream(build_turns(history), self.settings.system_prompt,
+            turns, reply.left_out = fit_turns(build_turns(history), getattr(model, 'context_window', None),
+                                              self.max_tokens)
+            if reply.left_out:
+                self._publish(RoomEvent('updated', reply))
+            async for text in model.stream(turns, self.system_prompt, max_tokens=self.max_tokens,
                                            on_retry=lambda note: self._note(reply, note),
                                            on_usage=lambda usage: self._add_usage(reply, usage)):
                 if not text:
@@ -244,6 +279,8 @@ class RoomHub:
             if reply.status == Status.STREAMING:
                 reply.status, reply.error = Status.ERROR, 'The reply ended unexpectedly. Press Retry.'
             self.streaming = None
+            if reply.status == Status.COMPLETE and self.room_settings.title is None:
+                self._suggest_title(model, history, reply)
             # an empty delta at the final length lets a tab that missed text notice the gap and resync
             self._publish(RoomEvent('delta', reply, offset=len(reply.content), text=''))
             self._changed(reply)
@@ -290,6 +327,24 @@ class RoomHub:
     def _changed(self, message: Message) -> None:
         self._writer.save(message)
         self._publish(RoomEvent('updated', message))
+
+    def _suggest_title(self, model: ChatModel, history: list[Message], reply: Message) -> None:
+        """After the first exchange, ask the model for a short title (quietly; the first words stay otherwise)."""
+        suggest = getattr(model, 'suggest_title', None)
+        if suggest is None or sum(m.role == 'assistant' for m in self.messages) != 1:
+            return
+
+        async def run() -> None:
+            try:
+                title = await suggest(f'{history[-1].content}\n\n{reply.content}' if history else reply.content)
+            except Exception as e:  # a title is a nicety: never let it disturb the room
+                log.info('no title suggestion for room %s: %s', self.room_id, e)
+                return
+            if title and self.room_settings.title is None:
+                self.configure(title=title)
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _add_usage(self, message: Message, usage: Usage) -> None:
         message.usage = usage if message.usage is None else message.usage + usage  # Continue adds to it

@@ -35,8 +35,29 @@ class ChatModel(Protocol):
     name: str
     """The model id shown on replies."""
 
-    def stream(self, turns: Sequence[Turn], system: str, *, on_retry: RetryListener | None = None,
-               on_usage: UsageListener | None = None) -> AsyncIterator[str]: ...
+    def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
+               on_retry: RetryListener | None = None, on_usage: UsageListener | None = None) -> AsyncIterator[str]: ...
+
+
+def fit_turns(turns: list[Turn], context_window: int | None, max_tokens: int) -> tuple[list[Turn], int]:
+    """The newest turns whose estimated size fits the context window, and how many turns were left out.
+
+    The estimate (a token per 3 characters) errs on the safe side for prose and code alike; the
+    reply's own `max_tokens` and some slack for the system prompt are kept free.
+    """
+    if context_window is None:
+        return turns, 0
+    budget = context_window - max_tokens - 2_000
+    kept: list[Turn] = []
+    for turn in reversed(turns):
+        budget -= len(turn.content) // 3 + 8
+        if budget < 0 and kept:
+            break
+        kept.append(turn)
+    kept.reverse()
+    while len(kept) > 1 and kept[0].role != 'user':
+        kept.pop(0)  # the API wants a user turn first
+    return kept, len(turns) - len(kept)
 
 
 def build_turns(history: Sequence[Message]) -> list[Turn]:
@@ -81,7 +102,11 @@ class Claude:
                                                 timeout=httpx2.Timeout(timeout, connect=10.0),
                                                 http_client=http_client)
 
-    async def stream(self, turns: Sequence[Turn], system: str, *, on_retry: RetryListener | None = None,
+    context_window = 200_000
+    """Tokens every current Claude model accepts at least."""
+
+    async def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
+                     on_retry: RetryListener | None = None,
                      on_usage: UsageListener | None = None) -> AsyncIterator[str]:
         messages = cached_messages(turns)
         attempts = 0
@@ -93,7 +118,7 @@ class Claude:
                 on_retry(f'{reason}; trying again ({attempts} of {self.max_retries})…')
         token = _retry_listener.set(count_retry)
         try:
-            async with self._client.messages.stream(model=self.name, max_tokens=self.max_tokens,
+            async with self._client.messages.stream(model=self.name, max_tokens=max_tokens or self.max_tokens,
                                                     system=system, messages=messages) as stream:
                 async for text in stream.text_stream:
                     yield text
@@ -109,6 +134,18 @@ class Claude:
                              'The text so far is kept; press Retry or Continue.') from e
         finally:
             _retry_listener.reset(token)
+
+    async def list_models(self) -> list[str]:
+        return [model.id async for model in self._client.models.list(limit=100)]
+
+    async def suggest_title(self, conversation: str) -> str | None:
+        """A short title for a room, from one small non-streaming call."""
+        answer = await self._client.messages.create(
+            model=self.name, max_tokens=30, system='You name chat conversations. Answer with the title only.',
+            messages=[{'role': 'user', 'content': 'Give this conversation a title of at most six words, without '
+                                                  f'quotes:\n\n{conversation[:4000]}'}])
+        text = ''.join(getattr(block, 'text', '') for block in answer.content)
+        return ' '.join(text.strip().strip('"\'').split())[:80] or None
 
     async def close(self) -> None:
         await self._client.close()
@@ -188,7 +225,8 @@ class Demo:
     def __init__(self, delay: float = 0.03) -> None:
         self.delay = delay
 
-    async def stream(self, turns: Sequence[Turn], system: str, *, on_retry: RetryListener | None = None,
+    async def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
+                     on_retry: RetryListener | None = None,
                      on_usage: UsageListener | None = None) -> AsyncIterator[str]:
         question = next((t.content for t in reversed(turns) if t.role == 'user'), '')
         for word in demo_reply(question).split(' '):

@@ -57,6 +57,8 @@ class Message:
     """What a streaming reply is waiting for (e.g. a retry); shown, never stored."""
     usage: Usage | None = None
     """Tokens of this reply (assistant messages written by Claude)."""
+    left_out: int = 0
+    """Earlier messages not sent with this reply's request, to fit the model's context window."""
     versions: list[dict[str, Any]] = field(default_factory=list)
     """The other versions (regenerated replies, edited texts), each with the messages that followed it."""
     version: int = 0
@@ -66,6 +68,16 @@ class Message:
     def can_resume(self) -> bool:
         """A failed, stopped or cut-off reply can be retried or continued."""
         return self.role == 'assistant' and self.status in {Status.ERROR, Status.STOPPED, Status.INTERRUPTED}
+
+
+@dataclass(slots=True, frozen=True)
+class RoomSettings:
+    """What a room's settings panel changes; None means the app's default."""
+
+    title: str | None = None
+    system_prompt: str | None = None
+    model: str | None = None
+    max_tokens: int | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -89,6 +101,7 @@ def message_to_record(message: Message) -> dict[str, Any]:
         'model': message.model,
         'error': message.error,
         'usage': dataclasses.asdict(message.usage) if message.usage else None,
+        'left_out': message.left_out,
         'versions': message.versions,
         'version': message.version,
     }
@@ -106,6 +119,7 @@ def message_from_record(record: dict[str, Any]) -> Message:
         model=record.get('model'),
         error=record.get('error'),
         usage=Usage(**record['usage']) if isinstance(record.get('usage'), dict) else None,
+        left_out=int(record.get('left_out') or 0),
         versions=list(record.get('versions') or []),
         version=int(record.get('version', len(record.get('versions') or []))),
     )
@@ -121,6 +135,18 @@ def title_from(messages: list[Message], words: int = 8) -> str:
     return 'Empty room'
 
 
-def summarize(room_id: str, messages: list[Message]) -> RoomSummary:
+def summarize(room_id: str, messages: list[Message], settings: RoomSettings | None = None) -> RoomSummary:
     updated = max((m.created_at for m in messages), default=0.0)
-    return RoomSummary(id=room_id, title=title_from(messages), updated_at=updated, message_count=len(messages))
+    title = (settings.title if settings else None) or title_from(messages)
+    return RoomSummary(id=room_id, title=title, updated_at=updated, message_count=len(messages))
+
+
+def settings_to_record(settings: RoomSettings) -> dict[str, Any]:
+    return dataclasses.asdict(settings)
+
+
+def settings_from_record(record: dict[str, Any] | None) -> RoomSettings:
+    record = record or {}
+    max_tokens = record.get('max_tokens')
+    return RoomSettings(title=record.get('title') or None, system_prompt=record.get('system_prompt') or None,
+                        model=record.get('model') or None, max_tokens=int(max_tokens) if max_tokens else None)

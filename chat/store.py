@@ -24,11 +24,21 @@ from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Document
 
 from .errors import InvalidRoomId
-from .models import Message, is_valid_room_id, message_from_record, message_to_record
+from .models import (
+    Message,
+    RoomSettings,
+    is_valid_room_id,
+    message_from_record,
+    message_to_record,
+    settings_from_record,
+    settings_to_record,
+)
 
 log = logging.getLogger(__name__)
 
 MESSAGES = 'messages'
+SETTINGS = 'settings'
+SETTINGS_DOC = 1
 StorageFactory = Callable[[Path], Storage]
 
 
@@ -126,6 +136,7 @@ class LoadedRoom:
     """What the room page must tell the user about its file (moved aside, unreadable)."""
     writable: bool = True
     """False when the file exists but could not be read: it is never overwritten."""
+    settings: RoomSettings = dataclasses.field(default_factory=RoomSettings)
 
 
 class RoomFile:
@@ -140,6 +151,13 @@ class RoomFile:
     def load(self) -> list[Message]:
         records = self._db.table(MESSAGES).all()
         return sorted((message_from_record(record) for record in records), key=lambda m: m.seq)
+
+    def load_settings(self) -> RoomSettings:
+        return settings_from_record(self._db.table(SETTINGS).get(doc_id=SETTINGS_DOC))  # type: ignore[arg-type]
+
+    def save_settings(self, settings: RoomSettings) -> None:
+        self._db.table(SETTINGS).upsert(Document(settings_to_record(settings), doc_id=SETTINGS_DOC))
+        self._storage.flush()  # type: ignore[attr-defined]
 
     def save(self, messages: Iterable[Message]) -> None:
         """Insert or replace the given messages (by seq) and write the file once."""
@@ -196,7 +214,7 @@ class RoomStore:
         if self.data_dir is None or self._storage_factory is None:
             storage = self._memory.setdefault(room_id, FlushableMemoryStorage())
             room_file = RoomFile(room_id, storage)
-            return room_file, LoadedRoom(room_file.load())
+            return room_file, LoadedRoom(room_file.load(), settings=room_file.load_settings())
         path = self.path_of(room_id)
         for stale in path.parent.glob(f'.{path.name}.*.tmp'):  # left by a writer killed mid-write
             if stale.name != f'.{path.name}.{os.getpid()}.tmp':
@@ -204,7 +222,7 @@ class RoomStore:
                     stale.unlink()
         room_file = RoomFile(room_id, self._storage_factory(path), path)
         try:
-            return room_file, LoadedRoom(room_file.load())
+            return room_file, LoadedRoom(room_file.load(), settings=room_file.load_settings())
         except (ValueError, KeyError, TypeError) as e:
             return self._reopen_after_corruption(room_id, path, e)
         except OSError as e:
@@ -247,6 +265,7 @@ class RoomWriter:
         self._enabled = enabled
         self._pending: dict[int, Message | None] = {}
         """Per seq, the latest snapshot to write, or None to delete that message."""
+        self._pending_settings: RoomSettings | None = None
         self._task: asyncio.Task[None] | None = None
         self.failed: Exception | None = None
         """The last write error; cleared by the next successful write."""
@@ -257,6 +276,12 @@ class RoomWriter:
             return
         self._queue(message.seq, dataclasses.replace(message, versions=list(message.versions)))
 
+    def save_settings(self, settings: RoomSettings) -> None:
+        """Queue the room's settings; only the latest unwritten one is written."""
+        if self._enabled:
+            self._pending_settings = settings
+            self._queue_drain()
+
     def delete(self, seq: int) -> None:
         """Queue the removal of a message (it lives on in a version of an earlier message)."""
         if self._enabled:
@@ -264,6 +289,9 @@ class RoomWriter:
 
     def _queue(self, seq: int, message: Message | None) -> None:
         self._pending[seq] = message
+        self._queue_drain()
+
+    def _queue_drain(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
@@ -274,11 +302,14 @@ class RoomWriter:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending:
+        while self._pending or self._pending_settings:
             batch, self._pending = self._pending, {}
+            settings, self._pending_settings = self._pending_settings, None
             try:
                 saves = [m for m in batch.values() if m is not None]
                 deleted = [seq for seq, m in batch.items() if m is None]
+                if settings is not None:
+                    await loop.run_in_executor(self._executor, self._file.save_settings, settings)
                 # saves first: a crash in between leaves a message twice (in a version and live), never zero times
                 await loop.run_in_executor(self._executor, self._file.save, saves)
                 if deleted:
@@ -291,6 +322,7 @@ class RoomWriter:
                 self.failed = e
                 for seq, message in batch.items():
                     self._pending.setdefault(seq, message)  # the next save retries them; newer snapshots win
+                self._pending_settings = self._pending_settings or settings
                 if self._on_error:
                     self._on_error(e)
                 return

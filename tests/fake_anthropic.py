@@ -6,8 +6,8 @@
         env = {'ANTHROPIC_BASE_URL': fake.base_url, 'ANTHROPIC_API_KEY': 'test-key'}
 
 Serves POST /v1/messages (SSE if ``"stream": true``, else JSON), POST /v1/messages/count_tokens, GET /v1/models[/id].
-Each POST /v1/messages consumes the next scripted reply (``enqueue_*``, callable from any thread); with an empty
-queue it streams ``Echo: <last user text>`` word by word.
+Each streaming POST /v1/messages consumes the next scripted reply (``enqueue_*``, callable from any thread), each
+non-streaming one the next ``enqueue_plain`` text; with an empty queue it answers ``Echo: <last user text>``.
 
 ``enqueue_words`` sends words ``w<index>@<time.time() when sent, 6 decimals> `` (e.g. ``w17@1732412345.123456 ``),
 read back with ``parse_word_timestamp`` (one word) or ``parse_words`` (any text, however re-chunked).
@@ -100,6 +100,7 @@ class FakeAnthropic:
         self.disconnects: list[float] = []
         self.active_streams = 0
         self._scripts: deque[Script] = deque()
+        self._plain_scripts: deque[Script] = deque()  # for non-streaming calls, so they never take a reply's
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -110,6 +111,10 @@ class FakeAnthropic:
 
     def enqueue_text(self, chunks: list[str], delay: float = 0.0) -> None:
         self._scripts.append(Script('text', list(chunks), delay))
+
+    def enqueue_plain(self, chunks: list[str]) -> None:
+        """The text of the next non-streaming call (e.g. a title suggestion); streaming calls never take it."""
+        self._plain_scripts.append(Script('text', list(chunks)))
 
     def enqueue_words(self, n_words: int, rate: float) -> None:
         self._scripts.append(Script('words', delay=1 / rate, n_words=n_words))
@@ -236,7 +241,8 @@ class FakeAnthropic:
         await writer.drain()
 
     async def _messages(self, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        script = self._scripts.popleft() if self._scripts else echo_script(body)
+        queue = self._scripts if body.get('stream') else self._plain_scripts
+        script = queue.popleft() if queue else echo_script(body)
         if script.kind == 'status':
             await self._send_json(writer, script.status, script.body, script.headers)
         elif body.get('stream'):

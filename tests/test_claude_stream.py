@@ -43,7 +43,7 @@ def claude_settings(tmp_path: Path, fake: FakeAnthropic) -> Settings:
 
 @pytest_asyncio.fixture
 async def rooms(tmp_path: Path, claude: Claude, claude_settings: Settings) -> AsyncIterator[Rooms]:
-    registry = Rooms(RoomStore(tmp_path), lambda: claude, claude_settings)
+    registry = Rooms(RoomStore(tmp_path), lambda _name: claude, claude_settings)
     yield registry
     await registry.close()
 
@@ -66,7 +66,7 @@ async def test_text_arrives_delta_by_delta_and_the_whole_reply_is_stored(
     reply = hub.messages[-1]
     assert (reply.role, reply.content, reply.status, reply.model) == ('assistant', ''.join(chunks), Status.COMPLETE,
                                                                       MODEL)
-    reopened = Rooms(RoomStore(tmp_path), lambda: claude, claude_settings)
+    reopened = Rooms(RoomStore(tmp_path), lambda _name: claude, claude_settings)
     stored = (await reopened.get('r1')).messages
     await reopened.close()
     assert [(m.role, m.content, m.status, m.author) for m in stored] == [
@@ -83,12 +83,12 @@ async def test_request_has_model_system_prompt_and_alternating_roles(rooms: Room
     await hub.post('second', author='Bob')
     await hub.post('third')
     await wait_idle(hub)
-    assert len(fake.requests) == 2
-    for request in fake.requests:
+    assert len(streamed(fake)) == 2
+    for request in streamed(fake):
         assert (request['model'], request['system'], request['max_tokens'], request['stream']) == (
             MODEL, SYSTEM, 512, True)
-    assert plain(fake.requests[0]['messages']) == [{'role': 'user', 'content': 'Ann: first'}]
-    assert plain(fake.requests[1]['messages']) == [
+    assert plain(streamed(fake)[0]['messages']) == [{'role': 'user', 'content': 'Ann: first'}]
+    assert plain(streamed(fake)[1]['messages']) == [
         {'role': 'user', 'content': 'Ann: first'},
         {'role': 'assistant', 'content': 'first answer'},
         {'role': 'user', 'content': 'Bob: second\n\nthird'},
@@ -105,7 +105,7 @@ async def test_rate_limit_is_retried_by_the_sdk_and_the_reply_completes(rooms: R
     await wait_idle(hub)
     assert (hub.messages[-1].content, hub.messages[-1].status, hub.messages[-1].error) == (
         'after a retry', Status.COMPLETE, None)
-    assert len(fake.requests) == 2
+    assert len(streamed(fake)) == 2
     assert fake.request_headers[1]['x-stainless-retry-count'] == '1'
 
 
@@ -123,7 +123,7 @@ async def test_bad_api_key_ends_as_error_naming_the_variable_but_never_the_key(
     assert reply.error is not None and 'ANTHROPIC_API_KEY' in reply.error and '401' in reply.error
     assert API_KEY not in reply.error and API_KEY[-8:] not in reply.error
     assert updates[-1].status == Status.ERROR
-    assert len(fake.requests) == 1
+    assert len(streamed(fake)) == 1
     assert API_KEY in fake.request_headers[0].get('authorization', '') + fake.request_headers[0].get('x-api-key', '')
     assert API_KEY.encode() not in (tmp_path / 'r1.json').read_bytes()
 
@@ -144,13 +144,13 @@ async def test_failure_mid_stream_keeps_partial_text_and_the_next_message_works(
     assert reply.error is not None and 'Retry' in reply.error
     assert 'Traceback' not in reply.error and 'httpx' not in reply.error and '{' not in reply.error
     assert ('Overloaded' if failure == 'error event' else 'connection') in reply.error
-    assert len(fake.requests) == 1, 'a stream that already sent text is not silently retried'
+    assert len(streamed(fake)) == 1, 'a stream that already sent text is not silently retried'
     fake.enqueue_text(['all ', 'good'])
     await hub.post('again')
     await wait_idle(hub)
     assert (hub.messages[-1].content, hub.messages[-1].status) == ('all good', Status.COMPLETE)
     assert hub.messages[1].status == Status.ERROR, 'the failed reply stays as it was'
-    assert plain(fake.requests[1]['messages']) == [{'role': 'user', 'content': 'tell me'},
+    assert plain(streamed(fake)[1]['messages']) == [{'role': 'user', 'content': 'tell me'},
                                             {'role': 'assistant', 'content': 'partial answer '},
                                             {'role': 'user', 'content': 'again'}], 'the partial text is history'
 
@@ -231,7 +231,7 @@ async def test_read_timeout_and_connection_refused_end_in_error_and_the_room_sta
     slow = Claude(MODEL, api_key=API_KEY, base_url=fake.base_url, max_retries=0, timeout=0.5)
     dead = Claude(MODEL, api_key=API_KEY, base_url='http://127.0.0.1:9', max_retries=1, timeout=2.0)
     current = [slow]
-    rooms = Rooms(RoomStore(tmp_path), lambda: current[0], claude_settings)
+    rooms = Rooms(RoomStore(tmp_path), lambda _name: current[0], claude_settings)
     hub = await rooms.get('r1')
     fake.enqueue_hang(['so far '])
     await hub.post('one')
@@ -263,9 +263,25 @@ async def test_the_newest_user_turn_marks_the_cacheable_prefix_and_usage_is_reco
     for text in ('first', 'second'):
         await hub.post(text)
         await wait_idle(hub)
-    last = fake.requests[-1]['messages']
+    last = streamed(fake)[-1]['messages']
     marked = [i for i, m in enumerate(last) for b in m['content'] if 'cache_control' in b]
     assert marked == [len(last) - 1] and last[-1]['role'] == 'user'
     usage = hub.messages[-1].usage
     assert usage is not None and usage.output_tokens > 0 and usage.input_tokens > 0
     assert hub.usage.output_tokens == sum(m.usage.output_tokens for m in hub.messages if m.usage)
+
+
+def streamed(fake: FakeAnthropic) -> list[dict]:
+    """The streaming requests (replies), without the small title-suggestion call after a first exchange."""
+    return [request for request in fake.requests if request.get('stream')]
+
+
+async def test_a_title_is_suggested_after_the_first_exchange_with_one_small_call(rooms: Rooms,
+                                                                                  fake: FakeAnthropic) -> None:
+    hub = await rooms.get('r1')
+    await hub.post('How do I bake sourdough bread?')
+    await wait_idle(hub)
+    await wait_until(lambda: hub.room_settings.title is not None)
+    titled = [r for r in fake.requests if not r.get('stream')]
+    assert len(titled) == 1 and titled[0]['max_tokens'] <= 50
+    assert hub.summary().title == hub.room_settings.title

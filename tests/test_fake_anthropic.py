@@ -173,7 +173,7 @@ async def test_words_carry_their_send_timestamps(fake: FakeAnthropic) -> None:
 
 
 async def test_non_streaming_models_and_count_tokens(fake: FakeAnthropic) -> None:
-    fake.enqueue_text(['Bonjour', ' !'])
+    fake.enqueue_plain(['Bonjour', ' !'])
     async with make_client(fake) as client:
         message = await client.messages.create(
             model=MODEL, max_tokens=64, messages=[{'role': 'user', 'content': 'Say hi'}]

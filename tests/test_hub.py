@@ -17,7 +17,7 @@ from chat.store import RoomStore
 
 
 def make_rooms(settings: Settings, model: ScriptedModel, data_dir: Path | None = None) -> Rooms:
-    return Rooms(RoomStore(data_dir), lambda: model, settings)
+    return Rooms(RoomStore(data_dir), lambda _name: model, settings)
 
 
 async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:

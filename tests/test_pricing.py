@@ -42,10 +42,10 @@ async def test_each_reply_and_the_room_show_tokens_and_cost(app_users) -> None:
     class Metered:
         name = 'claude-sonnet-5-5'
 
-        async def stream(self, turns, system, *, on_retry=None, on_usage=None):  # type: ignore[no-untyped-def]
+        async def stream(self, turns, system, *, on_usage=None, **hooks):  # type: ignore[no-untyped-def]
             yield 'metered answer'
             on_usage(Usage(1000, 200, cache_read_tokens=5000))
-    hub._model_for = Metered
+    hub._model_for = lambda _name: Metered()
     await send(user, 'how much?')
     for _ in range(200):
         if hub.messages[-1].usage:

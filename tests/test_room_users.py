@@ -101,7 +101,7 @@ async def test_bad_room_id_is_404(app_users) -> None:
 async def test_long_room_opens_with_the_latest_messages_and_loads_earlier_on_demand(app_users) -> None:
     rooms, new_user = app_users
     hub = await rooms.get('long')
-    hub._model_for = lambda: SilentModel()
+    hub._model_for = lambda _name: SilentModel()
     for index in range(120):
         hub._append(Message(id=f'm{index}', seq=index + 1, role='user', content=f'message number {index}'))
     user = new_user()

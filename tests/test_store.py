@@ -163,7 +163,7 @@ async def test_saving_from_the_event_loop_never_runs_tinydb_on_the_loop_thread(t
         for seq in range(1, 4):
             writer.save(Message(id=f'm{seq}', seq=seq, role='user', content='x'))
             await writer.flush()
-    rooms = Rooms(RoomStore(tmp_path), lambda: model, settings)
+    rooms = Rooms(RoomStore(tmp_path), lambda _name: model, settings)
     hub = await rooms.get('lobby')
     model.enqueue('a', 'b')
     await hub.post('hi')
@@ -305,7 +305,7 @@ def test_two_corruptions_in_one_second_keep_both_copies(tmp_path: Path, monkeypa
 async def test_corrupt_file_notice_reaches_the_hub(tmp_path: Path, settings: Settings, model: ScriptedModel) -> None:
     """The hub shows the notice naming the aside file, and its first message creates a valid file."""
     (tmp_path / 'r1.json').write_bytes(b'{"messages": {"1": ')
-    rooms = Rooms(RoomStore(tmp_path), lambda: model, settings)
+    rooms = Rooms(RoomStore(tmp_path), lambda _name: model, settings)
     hub = await rooms.get('r1')
     [aside] = tmp_path.glob('r1.corrupt-*.json')
     assert hub.notice is not None and aside.name in hub.notice and hub.messages == []
@@ -350,7 +350,7 @@ async def test_unreadable_file_opens_read_only_and_is_never_overwritten(tmp_path
     _, loaded = RoomStore(tmp_path).open('r1')
     assert (loaded.messages, loaded.writable) == ([], False)
     assert loaded.notice is not None and 'could not be read' in loaded.notice
-    rooms = Rooms(RoomStore(tmp_path), lambda: model, settings)
+    rooms = Rooms(RoomStore(tmp_path), lambda _name: model, settings)
     hub = await rooms.get('r1')
     assert hub.notice == loaded.notice
     await hub.post('kept in memory')
@@ -390,7 +390,7 @@ async def test_full_disk_keeps_old_file_and_memory_then_saves_everything(tmp_pat
                                                                          model: ScriptedModel) -> None:
     """ENOSPC leaves the old file byte-identical, the hub keeps the messages and says so, a later save catches up."""
     disk = Disk()
-    rooms = Rooms(RoomStore(tmp_path, disk.storage), lambda: model, settings)
+    rooms = Rooms(RoomStore(tmp_path, disk.storage), lambda _name: model, settings)
     hub = await rooms.get('r1')
     notices: list[RoomEvent] = []
     hub.subscribe(lambda event: notices.append(event) if event.kind == 'notice' else None)
@@ -449,7 +449,7 @@ async def test_invalid_room_ids_are_refused_and_create_nothing(tmp_path: Path, r
     with pytest.raises(InvalidRoomId):
         store.exists(room_id)
     with pytest.raises(InvalidRoomId):
-        await Rooms(store, lambda: model, settings).get(room_id)
+        await Rooms(store, lambda _name: model, settings).get(room_id)
     assert list(tmp_path.rglob('*')) == [data]
 
 

@@ -7,6 +7,7 @@ from fastapi import HTTPException
 from nicegui import ui
 from nicegui.client import Client
 
+from ..catalog import ModelCatalog
 from ..config import Settings
 from ..errors import MessageRejected
 from ..hub import RoomEvent, RoomHub
@@ -14,28 +15,34 @@ from ..models import Message, is_valid_room_id
 from ..pricing import describe, estimate
 from ..rooms import Rooms
 from .message_view import MessageView
+from .room_settings import open_room_settings
 from .theme import frame
 
 PAGE_SIZE = 50
 """Messages shown when a room opens; earlier ones load on demand."""
 
 
-def register(rooms: Rooms, settings: Settings) -> None:
+def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog) -> None:
     @ui.page('/room/{room_id}')
     async def room_page(room_id: str, client: Client) -> None:
         if not is_valid_room_id(room_id):
             raise HTTPException(status_code=404, detail='No such room: room ids use letters, digits, - and _.')
         hub = await rooms.get(room_id)
-        RoomView(hub, client, demo=settings.uses_demo)
+        RoomView(hub, client, catalog, demo=settings.uses_demo)
 
 
 class RoomView:
     """One tab's view of a room."""
 
-    def __init__(self, hub: RoomHub, client: Client, *, demo: bool) -> None:
+    def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, *, demo: bool) -> None:
         self.hub = hub
         self.views: dict[str, MessageView] = {}
-        with frame(hub.summary().title if hub.messages else f'Room {hub.room_id}', demo=demo):
+        self.client = client
+        with frame(self._title(), demo=demo) as self.header:
+            with self.header.tools:
+                ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog)) \
+                    .props('flat round dense color=white data-testid=room-settings aria-label="Room settings"') \
+                    .mark('room-settings').tooltip('Room settings')
             with ui.column().classes('w-full max-w-3xl mx-auto gap-3 px-2 messages') as self.column:
                 self.notice = ui.label().classes('room-notice w-full p-2').props('data-testid=room-notice')
                 self.earlier = ui.button('Show earlier messages', on_click=self._show_earlier) \
@@ -117,6 +124,8 @@ class RoomView:
             self._refresh_view(self._last_but_one())
         elif event.kind == 'updated' and message is not None:
             self._refresh_view(message)
+        elif event.kind == 'settings':
+            self._show_title()
         elif event.kind == 'removed' and message is not None:
             if (view := self.views.pop(message.id, None)) is not None:
                 self.column.remove(view.frame)
@@ -147,6 +156,16 @@ class RoomView:
                                               if anchor.parent_slot else None)
             anchor = self.views[message.id].frame
         self._refresh_room()
+
+    def _title(self) -> str:
+        return self.hub.summary().title if self.hub.messages or self.hub.room_settings.title \
+            else f'Room {self.hub.room_id}'
+
+    def _show_title(self) -> None:
+        title = self._title()
+        self.header.title.set_text(title)
+        with self.client:
+            ui.page_title(f'{title} · Rooms')
 
     def _refresh_room(self) -> None:
         self.stop_button.set_visibility(self.hub.is_streaming)

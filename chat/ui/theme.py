@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from nicegui import app, ui
@@ -15,16 +16,26 @@ def register_static() -> None:
     app.add_static_files(STATIC_URL, STATIC)
 
 
+@dataclass(slots=True)
+class Header:
+    title: ui.label
+    tools: ui.row
+
+
 @contextmanager
-def frame(title: str, *, demo: bool) -> Iterator[None]:
-    """Header with the app name, the page title and the live connection state; the page goes inside."""
+def frame(title: str, *, demo: bool) -> Iterator[Header]:
+    """Header with the app name, the page title and the live connection state; the page goes inside.
+
+    Yields the header's title label and a row where a page puts its own buttons.
+    """
     ui.page_title(f'{title} · Rooms')
     ui.add_head_html(f'<link rel="stylesheet" href="{STATIC_URL}/rooms.css">'
                      f'<script src="{STATIC_URL}/room.js" defer></script>')
     with ui.header().classes('items-center gap-3 px-4 py-2 bg-slate-800'):
         ui.link('Rooms', '/').classes('text-lg font-bold text-white no-underline')
-        ui.label(title).classes('text-white opacity-80 truncate').props('data-testid=page-title')
+        title_label = ui.label(title).classes('text-white opacity-80 truncate').props('data-testid=page-title')
         ui.space()
+        tools = ui.row().classes('items-center gap-1')
         ui.button(icon='contrast', on_click=lambda: ui.run_javascript('window.roomsCycleTheme()')) \
             .props('flat round dense color=white data-testid=theme-toggle aria-label="Light, dark or system theme"') \
             .tooltip('Theme: system, dark or light')
@@ -40,7 +51,7 @@ def frame(title: str, *, demo: bool) -> Iterator[None]:
             ui.icon('science')
             ui.html('<b>Demo mode</b>: replies come from the built-in offline demo model, nothing leaves this '
                     'machine. Set <code>ANTHROPIC_API_KEY</code> and restart to talk to Claude.', sanitize=False)
-    yield
+    yield Header(title_label, tools)
 
 
 SHORTCUTS = [

@@ -1,0 +1,51 @@
+"""The models rooms can use: one object per name, and the list a room's settings offer."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from .config import DEMO_MODEL, Settings
+from .llm import ChatModel, Claude, Demo
+
+log = logging.getLogger(__name__)
+
+FALLBACK_MODELS = ('claude-sonnet-5-5', 'claude-opus-5-5', 'claude-haiku-5-5')
+"""Offered when the API's model list cannot be read."""
+LIST_TTL = 600.0
+
+
+class ModelCatalog:
+    """Made on first use: `demo`, or Claude models sharing the key and base URL of the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: dict[str, ChatModel] = {}
+        self._listed: tuple[float, list[str]] | None = None
+
+    def get(self, name: str) -> ChatModel:
+        if self.settings.uses_demo or name == DEMO_MODEL:
+            name = DEMO_MODEL  # no key: every room answers offline, whatever it was set to
+        if name not in self._models:
+            self._models[name] = Demo(self.settings.demo_delay) if name == DEMO_MODEL else Claude(
+                name, api_key=self.settings.api_key, base_url=self.settings.base_url,
+                max_tokens=self.settings.max_tokens)
+        return self._models[name]
+
+    async def names(self) -> list[str]:
+        """Model ids for a room's picker: the API's list when it answers, else a fallback; always `demo`."""
+        if self.settings.uses_demo:
+            return [DEMO_MODEL]
+        if self._listed is None or time.monotonic() - self._listed[0] > LIST_TTL:
+            model = self.get(self.settings.model)
+            try:
+                listed = await asyncio.wait_for(model.list_models(), timeout=5)  # type: ignore[attr-defined]
+            except Exception as e:  # offline, old server, no permission: the fallback list still works
+                log.info('cannot list models: %s', e)
+                listed = []
+            self._listed = (time.monotonic(), listed)
+        names = [*(self._listed[1] or FALLBACK_MODELS)]
+        for name in (self.settings.model, DEMO_MODEL):
+            if name not in names:
+                names.append(name)
+        return names

@@ -1,0 +1,44 @@
+"""A room's settings panel: title, system prompt, model, max tokens; changes reach every tab through the hub."""
+from __future__ import annotations
+
+from nicegui import ui
+
+from ..catalog import ModelCatalog
+from ..errors import MessageRejected
+from ..hub import RoomHub
+
+
+async def open_room_settings(hub: RoomHub, catalog: ModelCatalog) -> None:
+    names = await catalog.names()
+    if hub.model_name not in names:
+        names.append(hub.model_name)
+    with ui.dialog() as dialog, ui.card().classes('w-full max-w-xl').props('data-testid=room-settings-dialog'):
+        ui.label('Room settings').classes('text-lg font-semibold')
+        ui.label('Changes apply to everyone in this room, from the next reply on.').classes('text-sm text-gray-500')
+        title = ui.input('Title', value=hub.summary().title).classes('w-full') \
+            .props('data-testid=settings-title').mark('settings-title')
+        system = ui.textarea('System prompt', value=hub.system_prompt).classes('w-full') \
+            .props('autogrow data-testid=settings-system').mark('settings-system')
+        model = ui.select(names, value=hub.model_name, label='Model').classes('w-full') \
+            .props('data-testid=settings-model').mark('settings-model')
+        max_tokens = ui.number('Max tokens per reply', value=hub.max_tokens, min=1, max=128_000, step=256,
+                               precision=0).classes('w-full').props('data-testid=settings-max-tokens') \
+            .mark('settings-max-tokens')
+
+        def save() -> None:
+            defaults = hub.settings
+            try:
+                hub.configure(
+                    title=title.value,
+                    system_prompt=None if system.value == defaults.system_prompt else system.value,
+                    model=None if model.value == defaults.model else model.value,
+                    max_tokens=None if not max_tokens.value or max_tokens.value == defaults.max_tokens
+                    else int(max_tokens.value))
+            except MessageRejected as e:
+                ui.notify(str(e), type='warning')
+                return
+            dialog.close()
+        with ui.row().classes('w-full justify-end'):
+            ui.button('Cancel', on_click=dialog.close).props('flat')
+            ui.button('Save', on_click=save).props('data-testid=settings-save').mark('settings-save')
+    dialog.open()

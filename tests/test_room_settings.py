@@ -1,0 +1,45 @@
+"""Room settings: changed in one tab, live in the others, persisted, and used by the next reply."""
+from __future__ import annotations
+
+import asyncio
+
+from conftest import ScriptedModel
+from test_hub import make_rooms, wait_idle
+from test_room_users import app_users, send
+
+from chat.config import Settings
+
+__all__ = ['app_users']
+
+
+async def test_settings_reach_the_model_and_survive_a_restart(settings: Settings, model: ScriptedModel,
+                                                               tmp_path) -> None:  # type: ignore[no-untyped-def]
+    seen: list[tuple[str, int | None]] = []
+    hub = await make_rooms(settings, model, tmp_path).get('r1')
+    hub._model_for = lambda name: (seen.append((name, None)), model)[1]
+    hub.configure(title='Bread club', system_prompt='Answer like a baker.', model='claude-haiku-5-5',
+                  max_tokens=300)
+    await hub.post('how long to proof?')
+    await wait_idle(hub)
+    assert seen == [('claude-haiku-5-5', None)]
+    assert hub.summary().title == 'Bread club'
+    reopened = await make_rooms(settings, model, tmp_path).get('r1')
+    assert (reopened.room_settings.title, reopened.system_prompt, reopened.max_tokens) == (
+        'Bread club', 'Answer like a baker.', 300)
+
+
+async def test_changing_settings_in_one_tab_updates_the_title_in_every_tab(app_users) -> None:
+    rooms, new_user = app_users
+    ann, bob = new_user(), new_user()
+    await ann.open('/room/club')
+    await bob.open('/room/club')
+    ann.find(marker='room-settings').click()
+    await asyncio.sleep(0.05)
+    ann.find(marker='settings-title').clear().type('Bread club')
+    ann.find(marker='settings-max-tokens').clear().type('512')
+    ann.find(marker='settings-save').click()
+    await bob.should_see('Bread club')
+    hub = rooms.open_hub('club')
+    assert hub is not None and hub.room_settings.title == 'Bread club' and hub.max_tokens == 512
+    await send(bob, 'hello')
+    await bob.should_see('Bread club')
