@@ -184,3 +184,18 @@ async def test_reply_finishes_and_is_saved_with_no_subscriber(settings: Settings
     await wait_idle(hub)
     reopened = await make_rooms(settings, model, data).get('r1')
     assert [(m.content, m.status) for m in reopened.messages][-1] == ('abc', Status.COMPLETE)
+
+
+async def test_a_room_that_outgrows_the_context_window_sends_the_newest_turns_and_says_so(
+        settings: Settings, model: ScriptedModel) -> None:
+    """Old turns are left out (never the newest), the first sent turn is a user turn, and the reply notes it."""
+    hub = await make_rooms(settings, model).get('r1')
+    model.context_window = settings.max_tokens + 2_000 + 3_000  # type: ignore[attr-defined]  # ~9,000 chars fit
+    for index in range(6):
+        await hub.post(f'{index} ' + 'x' * 3_000)
+        await wait_idle(hub)
+    asked = model.asked[-1]
+    assert asked[0].role == 'user' and asked[-1].content.startswith('5 ')
+    assert sum(len(t.content) for t in asked) < 9_500
+    assert hub.messages[-1].left_out == 11 - len(asked)
+    assert hub.messages[1].left_out == 0

@@ -59,6 +59,7 @@ class MessageView:
                                         streaming=message.status == Status.STREAMING)
             self.body.props('data-testid=message-content')
             self.error = ui.label().classes('msg-error').props('data-testid=error')
+            self.left_out = ui.label().classes('text-xs text-gray-500 italic').props('data-testid=context-notice')
             self.actions = ui.row().classes('gap-2')
         self.refresh(message, is_last=is_last)
 
@@ -69,6 +70,10 @@ class MessageView:
         self.status.set_text(f'retrying: {message.note}' if message.note else STATUS_LABELS[message.status])
         self.usage.set_text(describe(message.usage, estimate(message.model, message.usage, self._prices))
                             if message.usage else '')
+        self.left_out.set_text(f'{message.left_out} earlier message{"s" if message.left_out > 1 else ""} were left '
+                               "out of this reply's request to fit the model's context window."
+                               if message.left_out else '')
+        self.left_out.set_visibility(bool(message.left_out))
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
