@@ -1,12 +1,21 @@
 """The JSON API of CONTRACT.md, read from the hubs so it agrees with what tabs show."""
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+import logging
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from . import transfer
 from .hub import RoomHub
 from .models import Message, Status, is_valid_room_id, message_to_record
 from .rooms import Rooms
+from .search import SEARCH_LIMIT
+from .transfer import ImportRejected, ImportTooLarge, encode_json
+
+log = logging.getLogger(__name__)
+MAX_SEARCH_LIMIT = 200
 
 
 def register(app: FastAPI, rooms: Rooms) -> None:
@@ -15,16 +24,16 @@ def register(app: FastAPI, rooms: Rooms) -> None:
         return {'status': 'ok'}
 
     @app.get('/api/rooms')
-    async def list_rooms() -> dict[str, list[dict[str, object]]]:
-        return {'rooms': [{'id': s.id, 'title': s.title, 'updated_at': s.updated_at,
-                           'message_count': s.message_count} for s in await rooms.summaries()]}
+    async def list_rooms() -> Response:
+        return json_response({'rooms': [{'id': s.id, 'title': s.title, 'updated_at': s.updated_at,
+                                         'message_count': s.message_count} for s in await rooms.summaries()]})
 
     @app.get('/api/rooms/{room_id}/messages')
     async def room_messages(room_id: str) -> Response:
         hub = await existing_hub(rooms, room_id)
         if hub is None:
             return not_found(room_id)
-        return JSONResponse({'room': room_id, 'messages': [message_to_record(m) for m in hub.messages]})
+        return json_response({'room': room_id, 'messages': [message_to_record(m) for m in hub.messages]})
 
     @app.get('/api/rooms/{room_id}/export.md')
     async def export_markdown(room_id: str) -> Response:
@@ -33,12 +42,58 @@ def register(app: FastAPI, rooms: Rooms) -> None:
             return not_found(room_id)
         return PlainTextResponse(transcript(hub), media_type='text/markdown; charset=utf-8')
 
+    @app.get('/api/rooms/{room_id}/export.json')
+    async def export_json(room_id: str) -> Response:
+        hub = await existing_hub(rooms, room_id)
+        if hub is None:
+            return not_found(room_id)
+        document = transfer.export_document(room_id, hub.summary().title, hub.messages)  # snapshot on the loop
+        return Response(await run_in_threadpool(encode_json, document), media_type='application/json',
+                        headers={'Content-Disposition': f'attachment; filename="room-{room_id}.json"'})
+
+    @app.post('/api/rooms/import')
+    async def import_room(request: Request) -> Response:
+        try:
+            messages = await run_in_threadpool(transfer.parse_export, await limited_body(request))
+            room_id = await rooms.import_room(messages)
+        except ImportRejected as e:
+            return JSONResponse({'error': str(e)}, status_code=413 if isinstance(e, ImportTooLarge) else 400)
+        except OSError as e:
+            log.error('cannot write an imported room: %s', e)
+            return JSONResponse({'error': f'The room could not be saved ({e.strerror or e}).'}, status_code=507)
+        return JSONResponse({'room': room_id, 'url': f'/room/{room_id}'}, status_code=201)
+
+    @app.get('/api/search')
+    async def search(q: str = '', limit: int = SEARCH_LIMIT) -> Response:
+        result = await rooms.search(q, max(1, min(limit, MAX_SEARCH_LIMIT)))
+        return json_response({'query': result.query, 'results': [hit.to_json() for hit in result.hits],
+                              'truncated': result.truncated})
+
 
 async def existing_hub(rooms: Rooms, room_id: str) -> RoomHub | None:
     if not is_valid_room_id(room_id) or not rooms.exists(room_id):
         return None
     hub = await rooms.get(room_id)
     return hub if hub.messages else None
+
+
+def json_response(document: object, status_code: int = 200) -> Response:
+    """Like JSONResponse, but a lone surrogate in a message (the store keeps it) does not break the answer."""
+    return Response(encode_json(document), status_code=status_code, media_type='application/json')
+
+
+async def limited_body(request: Request) -> bytes:
+    """The request body, refused as soon as it is over the import limit (never read whole into memory)."""
+    declared = request.headers.get('content-length', '')
+    if declared.isdigit() and int(declared) > transfer.MAX_IMPORT_BYTES:
+        raise transfer.too_large(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > transfer.MAX_IMPORT_BYTES:
+            raise transfer.too_large(size)
+        chunks.append(chunk)
+    return b''.join(chunks)
 
 
 def not_found(room_id: str) -> JSONResponse:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,8 @@ from .config import Settings
 from .errors import InvalidRoomId
 from .hub import RoomHub
 from .llm import ChatModel
-from .models import RoomSummary, is_valid_room_id, message_from_record, summarize
+from .models import Message, RoomSummary, is_valid_room_id, message_from_record, summarize
+from .search import SEARCH_LIMIT, SearchIndex, SearchResult, search_terms
 from .store import MESSAGES, RoomStore, read_json_file
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ class Rooms:
         self._opening: dict[str, asyncio.Future[RoomHub]] = {}
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._summary_cache: dict[str, tuple[float, RoomSummary]] = {}
+        self._search = SearchIndex(store)
         self.on_open: list[Callable[[RoomHub], None]] = []
         """Called with every hub right after it is created (the UI attaches its broadcaster here)."""
 
@@ -74,6 +77,41 @@ class Rooms:
         found += [hub.summary() for hub in self._hubs.values() if hub.messages]
         return sorted(found, key=lambda s: s.updated_at, reverse=True)
 
+    async def import_room(self, messages: list[Message]) -> str:
+        """Create a room with a fresh id holding `messages` (checked, seq 1..n, see transfer.py); returns the id.
+
+        The file is written before any hub of the room exists, while the id is reserved (a tab asking for it
+        meanwhile waits for the imported room): the hub stays the only writer, and no room is ever overwritten.
+        """
+        if not messages:
+            raise ValueError('an imported room needs at least one message')
+        room_id = self._unused_room_id()
+        loop = asyncio.get_running_loop()
+        reserved: asyncio.Future[RoomHub] = loop.create_future()
+        self._opening[room_id] = reserved
+        try:
+            try:
+                await loop.run_in_executor(None, self._write_new_room, room_id, messages)
+            finally:
+                del self._opening[room_id]
+            hub = await self.get(room_id)  # no await between the del and get() registering its own opening
+        except BaseException as e:
+            reserved.set_exception(e)
+            reserved.exception()  # retrieved: waiters get it through their await
+            raise
+        reserved.set_result(hub)
+        return room_id
+
+    async def search(self, query: str, limit: int = SEARCH_LIMIT) -> SearchResult:
+        """Messages of every room holding all words of `query` in any case, newest first (see search.py)."""
+        words = search_terms(query)
+        if not words:
+            return SearchResult('', [], False)
+        titles = {summary.id: summary.title for summary in await self.summaries()}
+        opened = {room_id: list(hub.messages) for room_id, hub in self._hubs.items()}
+        return await asyncio.get_running_loop().run_in_executor(None, self._search.search, words, titles, opened,
+                                                                limit)
+
     async def evict_idle(self, max_idle: float) -> None:
         """Close hubs nobody has looked at for `max_idle` seconds, so memory holds only rooms in use."""
         now = time.monotonic()
@@ -89,6 +127,20 @@ class Rooms:
         hub = self._hubs.pop(room_id)
         await hub.close()
         self._executors.pop(room_id).shutdown(wait=False)
+
+    def _unused_room_id(self) -> str:
+        while True:
+            room_id = secrets.token_urlsafe(9).replace('-', 'x').replace('_', 'y')
+            if room_id not in self._hubs and room_id not in self._opening and not self.store.exists(room_id):
+                return room_id
+
+    def _write_new_room(self, room_id: str, messages: list[Message]) -> None:
+        if self.store.exists(room_id):
+            raise FileExistsError(f'room {room_id} already exists')
+        room_file, loaded = self.store.open(room_id)
+        if loaded.messages or not loaded.writable:
+            raise FileExistsError(f'room {room_id} already exists')
+        room_file.save(messages)
 
     def _read_summaries(self, room_ids: list[str]) -> list[RoomSummary]:
         result = []

@@ -7,7 +7,8 @@
 
 Serves POST /v1/messages (SSE if ``"stream": true``, else JSON), POST /v1/messages/count_tokens, GET /v1/models[/id].
 Each streaming POST /v1/messages consumes the next scripted reply (``enqueue_*``, callable from any thread), each
-non-streaming one the next ``enqueue_plain`` text; with an empty queue it answers ``Echo: <last user text>``.
+non-streaming one the next ``enqueue_plain`` text; with an empty queue a stream answers ``Echo: <last user text>``
+and a non-streaming call ``A fine title``.
 
 ``enqueue_words`` sends words ``w<index>@<time.time() when sent, 6 decimals> `` (e.g. ``w17@1732412345.123456 ``),
 read back with ``parse_word_timestamp`` (one word) or ``parse_words`` (any text, however re-chunked).
@@ -49,6 +50,7 @@ SSE_HEADERS = {
     'cache-control': 'no-cache',
     'transfer-encoding': 'chunked',
 }
+
 
 
 def parse_word_timestamp(word: str) -> tuple[int, float]:
@@ -242,7 +244,8 @@ class FakeAnthropic:
 
     async def _messages(self, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         queue = self._scripts if body.get('stream') else self._plain_scripts
-        script = queue.popleft() if queue else echo_script(body)
+        default = echo_script(body) if body.get('stream') else Script('text', ['A fine title'])
+        script = queue.popleft() if queue else default
         if script.kind == 'status':
             await self._send_json(writer, script.status, script.body, script.headers)
         elif body.get('stream'):

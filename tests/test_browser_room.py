@@ -114,7 +114,9 @@ def test_home_page_lists_rooms_and_new_room_opens_an_empty_room(app: AppProcess,
     page = browser.new_page()
     page.goto(app.url)
     page.wait_for_selector('[data-testid=room-link][data-room-id=twotabs]')
-    assert 'Count for me' in page.inner_text('[data-testid=room-link][data-room-id=twotabs]')
+    listed = {room['id']: room for room in app.get_json('/api/rooms')['rooms']}
+    assert listed['twotabs']['title'] == 'A fine title', 'suggested after the first exchange'
+    assert listed['twotabs']['title'] in page.inner_text('[data-testid=room-link][data-room-id=twotabs]')
     page.click('[data-testid=new-room]')
     page.wait_for_url('**/room/*')
     page.wait_for_selector('[data-testid=empty-room]')

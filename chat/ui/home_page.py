@@ -1,15 +1,20 @@
-"""The home page: the room list and a way to start a room."""
+"""The home page: the room list, a way to start a room, import one and search them all."""
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 
-from nicegui import ui
+from nicegui import events, run, ui
 
 from ..config import Settings
 from ..models import RoomSummary
 from ..rooms import Rooms
+from ..transfer import MAX_IMPORT_BYTES, ImportRejected, parse_export, too_large
+from .search_panel import SearchPanel
 from .theme import frame
+
+log = logging.getLogger(__name__)
 
 
 def register(rooms: Rooms, settings: Settings) -> None:
@@ -21,8 +26,10 @@ def register(rooms: Rooms, settings: Settings) -> None:
                 with ui.row().classes('w-full items-center'):
                     ui.label('Rooms').classes('text-2xl font-bold')
                     ui.space()
+                    import_control(rooms)
                     ui.button('New room', icon='add', on_click=lambda: ui.navigate.to(f'/room/{new_room_id()}')) \
                         .props('data-testid=new-room unelevated')
+                SearchPanel(rooms)
                 if not summaries:
                     ui.label('No rooms yet. Start one with "New room", then share its link: everyone who opens '
                              'it chats in the same room and sees Claude answer live.') \
@@ -32,13 +39,48 @@ def register(rooms: Rooms, settings: Settings) -> None:
 
 
 def room_card(summary: RoomSummary) -> None:
-    with ui.link(target=f'/room/{summary.id}').classes('w-full no-underline text-inherit') \
-            .props(f'data-testid=room-link data-room-id={summary.id}'):
-        with ui.card().classes('w-full hover:shadow-md'):
-            ui.label(summary.title).classes('font-semibold')
-            plural = 's' if summary.message_count != 1 else ''
-            ui.label(f'{summary.message_count} message{plural} · {ago(summary.updated_at)}') \
-                .classes('text-sm text-gray-500')
+    with ui.row().classes('w-full items-center no-wrap gap-1'):
+        with ui.link(target=f'/room/{summary.id}').classes('flex-grow min-w-0 no-underline text-inherit') \
+                .props(f'data-testid=room-link data-room-id={summary.id}'):
+            with ui.card().classes('w-full hover:shadow-md'):
+                ui.label(summary.title).classes('font-semibold')
+                plural = 's' if summary.message_count != 1 else ''
+                ui.label(f'{summary.message_count} message{plural} · {ago(summary.updated_at)}') \
+                    .classes('text-sm text-gray-500')
+        ui.button(icon='download').props(f'flat round color=grey-7 href=/api/rooms/{summary.id}/export.json '
+                                         f'download=room-{summary.id}.json data-testid=export-json '
+                                         f'data-room-id={summary.id} aria-label="Export as JSON"') \
+            .tooltip('Export as JSON (import it again from this page)')
+
+
+def import_control(rooms: Rooms) -> None:
+    """An upload that turns a JSON export into a new room and opens it; a bad file creates nothing."""
+    async def on_upload(event: events.UploadEventArguments) -> None:
+        upload.reset()
+        try:
+            if event.file.size() > MAX_IMPORT_BYTES:
+                raise too_large(event.file.size())
+            messages = await run.io_bound(parse_export, await event.file.read())
+            room_id = await rooms.import_room(messages)
+        except ImportRejected as e:
+            ui.notify(f'Nothing was imported from {event.file.name}: {e}', type='negative', multi_line=True,
+                      close_button=True, timeout=0)
+            return
+        except OSError as e:
+            log.error('cannot write an imported room: %s', e)
+            ui.notify(f'The imported room could not be saved ({e.strerror or e}).', type='negative')
+            return
+        ui.navigate.to(f'/room/{room_id}')
+
+    mb = MAX_IMPORT_BYTES // (1024 * 1024)
+    upload = ui.upload(auto_upload=True, max_file_size=MAX_IMPORT_BYTES, on_upload=on_upload,
+                       on_rejected=lambda: ui.notify(f'Only a .json file of at most {mb} MB can be imported.',
+                                                     type='negative'))
+    upload.props('accept=.json,application/json data-testid=import').classes('hidden').mark('import')
+    # the uploader's own box is bulky: a plain button opens its file picker, in the click itself as browsers require
+    ui.button('Import', icon='upload_file').props('outline data-testid=import-button') \
+        .on('click', js_handler=f'(event) => getElement({upload.id}).$refs.qRef.pickFiles(event)') \
+        .tooltip(f'Import a room exported as JSON (at most {mb} MB); it opens as a new room')
 
 
 def new_room_id() -> str:

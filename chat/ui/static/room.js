@@ -18,14 +18,70 @@
 
   // Follow new text only while the reader is at the bottom; scrolling up pauses it, scrolling back resumes it.
   let following = true;
+  let anchored = null;  // selector of the message a link pointed at (#m-<id>), kept in view while the reader is idle
   const nearBottom = () => window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   window.addEventListener('scroll', () => { following = nearBottom(); }, { passive: true });
   function follow() {
+    if (anchored && showAnchor()) return;
     if (following) window.scrollTo({ top: document.body.scrollHeight });
   }
   document.addEventListener('rooms:rendered', follow);
   new ResizeObserver(follow).observe(document.body);
-  window.roomsScrollToEnd = () => { following = true; follow(); };
+  window.roomsScrollToEnd = () => {
+    if (anchored) return;  // the linked message stays in view until the reader acts
+    following = true;
+    follow();
+  };
+
+  // A link to a message (/room/<id>#m-<message id>, e.g. from search) scrolls to it and marks it. The page
+  // shows only the latest messages, so earlier ones are loaded until it appears. Until the reader scrolls,
+  // clicks or types, it stays in view while the text around it renders.
+  function showAnchor() {  // re-queried each time: the page may re-create the element (loading earlier ones)
+    const target = document.querySelector(anchored);
+    if (!target) return false;
+    if (!target.hasAttribute('data-anchored')) {
+      for (const old of document.querySelectorAll('[data-anchored]')) old.removeAttribute('data-anchored');
+      target.setAttribute('data-anchored', '');
+    }
+    following = false;
+    target.scrollIntoView({ block: 'center' });
+    return true;
+  }
+  function release(toEnd) {
+    anchored = null;
+    if (toEnd) window.roomsScrollToEnd();
+  }
+  for (const name of ['wheel', 'touchstart', 'keydown', 'pointerdown']) {
+    window.addEventListener(name, () => { if (anchored) release(false); }, { passive: true, capture: true });
+  }
+  function goToAnchor() {
+    if (window.location.hash === '#search') return focusSearch(0);  // Ctrl+K from a page without the field
+    const match = /^#m-([A-Za-z0-9_-]{1,64})$/.exec(window.location.hash);
+    if (!match) return;
+    const selector = anchored = `[data-testid=message][data-message-id="${CSS.escape(match[1])}"]`;
+    let waited = 0;
+    const look = () => {
+      if (anchored !== selector || showAnchor()) return;
+      const earlier = document.querySelector('[data-testid=load-earlier]');
+      const canLoad = earlier && earlier.offsetParent !== null;
+      waited = window.socket && window.socket.connected ? waited + 1 : 0;
+      if (canLoad && waited % 5 === 1) earlier.click();
+      if (waited > (canLoad ? 300 : 20)) return release(true);  // not in this room: behave as without a link
+      setTimeout(look, 100);
+    };
+    look();
+  }
+  function focusSearch(tries) {
+    const field = document.querySelector('input[data-testid=search], [data-testid=search] input');
+    if (field) field.focus();
+    else if (tries < 50) setTimeout(() => focusSearch(tries + 1), 100);
+  }
+  const style = document.createElement('style');
+  style.textContent = '[data-anchored] { outline: 3px solid #f0a020; outline-offset: 2px; }';
+  document.head.appendChild(style);
+  window.addEventListener('hashchange', goToAnchor);
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', goToAnchor);
+  else goToAnchor();
 })();
 
 // Copy text even on plain-http LAN pages, where navigator.clipboard does not exist.
