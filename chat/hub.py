@@ -26,7 +26,7 @@ from .versions import highest_seq, keep_as_previous, switch_to
 log = logging.getLogger(__name__)
 
 SAVE_FAILED = 'Saving this room failed'
-EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice', 'settings']
+EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice', 'settings', 'deleted']
 JobKind = Literal['answer', 'retry', 'continue', 'regenerate']
 
 
@@ -66,6 +66,7 @@ class RoomHub:
         self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._turn: asyncio.Task[None] | None = None
+        self.deleted = False
         self.streaming: Message | None = None
         """The reply being generated now, if any."""
         self.last_active = time.monotonic()
@@ -200,9 +201,17 @@ class RoomHub:
     async def flush(self) -> None:
         await self._writer.flush()
 
+    async def close_deleted(self) -> None:
+        """Stop everything and tell every tab the room is gone (Rooms moves the file to the trash)."""
+        self.deleted = True
+        await self.close()
+        self._publish(RoomEvent('deleted'))
+
     # turns -----------------------------------------------------------------------------------------------
 
     def _schedule(self, kind: JobKind, message: Message | None) -> None:
+        if self.deleted:
+            raise MessageRejected('This room was deleted; start a new one from the home page.')
         if kind == 'answer' and ('answer', None) in self._jobs:
             return  # the queued turn will see this message too
         if message is not None and any(m is message for _, m in self._jobs):
@@ -315,6 +324,8 @@ class RoomHub:
             raise MessageRejected('Wait until the reply is finished (or stop it), then try again.')
 
     def _checked_text(self, text: str) -> str:
+        if self.deleted:
+            raise MessageRejected('This room was deleted; start a new one from the home page.')
         text = text.strip()
         if not text:
             raise MessageRejected('The message is empty; type something first.')

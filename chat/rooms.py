@@ -123,6 +123,16 @@ class Rooms:
         for room_id in list(self._hubs):
             await self._close(room_id)
 
+    async def delete(self, room_id: str) -> None:
+        """Stop the room, tell its tabs, and move its file to the data dir's trash/ folder."""
+        hub = await self.get(room_id)
+        await hub.close_deleted()
+        self._hubs.pop(room_id, None)
+        executor = self._executors.pop(room_id)
+        await asyncio.get_running_loop().run_in_executor(executor, self.store.trash, room_id)
+        executor.shutdown(wait=False)
+        self._summary_cache.pop(room_id, None)
+
     async def _close(self, room_id: str) -> None:
         hub = self._hubs.pop(room_id)
         await hub.close()

@@ -209,6 +209,20 @@ class RoomStore:
             return room_id in self._memory
         return self.path_of(room_id).exists()
 
+    def trash(self, room_id: str) -> Path | None:
+        """Move a room's file into `trash/` of the data dir (kept, never deleted); returns where it went."""
+        if self.data_dir is None:
+            self._memory.pop(room_id, None)
+            return None
+        path = self.path_of(room_id)
+        if not path.exists():
+            return None
+        trash = self.data_dir / 'trash'
+        trash.mkdir(exist_ok=True)
+        target = trash / f'{room_id}-{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}.json'
+        os.replace(path, target)
+        return target
+
     def open(self, room_id: str) -> tuple[RoomFile, LoadedRoom]:
         """Open a room's file and load its messages; a corrupt file is moved aside, never overwritten."""
         if self.data_dir is None or self._storage_factory is None:

@@ -35,10 +35,10 @@ def register(rooms: Rooms, settings: Settings) -> None:
                              'it chats in the same room and sees Claude answer live.') \
                         .classes('text-gray-500 py-8').props('data-testid=no-rooms')
                 for summary in summaries:
-                    room_card(summary)
+                    room_card(summary, rooms)
 
 
-def room_card(summary: RoomSummary) -> None:
+def room_card(summary: RoomSummary, rooms: Rooms) -> None:
     with ui.row().classes('w-full items-center no-wrap gap-1'):
         with ui.link(target=f'/room/{summary.id}').classes('flex-grow min-w-0 no-underline text-inherit') \
                 .props(f'data-testid=room-link data-room-id={summary.id}'):
@@ -51,6 +51,47 @@ def room_card(summary: RoomSummary) -> None:
                                          f'download=room-{summary.id}.json data-testid=export-json '
                                          f'data-room-id={summary.id} aria-label="Export as JSON"') \
             .tooltip('Export as JSON (import it again from this page)')
+        ui.button(icon='edit', on_click=lambda: rename_dialog(rooms, summary)) \
+            .props(f'flat round color=grey-7 data-testid=rename-room data-room-id={summary.id} aria-label=Rename') \
+            .mark(f'rename-{summary.id}').tooltip('Rename')
+        ui.button(icon='delete', on_click=lambda: delete_dialog(rooms, summary)) \
+            .props(f'flat round color=grey-7 data-testid=delete-room data-room-id={summary.id} aria-label=Delete') \
+            .mark(f'delete-{summary.id}').tooltip('Delete (kept in the trash folder)')
+
+
+def rename_dialog(rooms: Rooms, summary: RoomSummary) -> None:
+    with ui.dialog() as dialog, ui.card().classes('w-full max-w-md'):
+        ui.label('Rename room').classes('font-semibold')
+        name = ui.input('Title', value=summary.title).classes('w-full').props('autofocus data-testid=rename-input') \
+            .mark('rename-input')
+
+        async def save() -> None:
+            (await rooms.get(summary.id)).configure(title=name.value)
+            dialog.close()
+            ui.navigate.reload()
+        name.on('keydown.enter', save)
+        with ui.row().classes('w-full justify-end'):
+            ui.button('Cancel', on_click=dialog.close).props('flat')
+            ui.button('Rename', on_click=save).props('data-testid=rename-save').mark('rename-save')
+    dialog.open()
+
+
+def delete_dialog(rooms: Rooms, summary: RoomSummary) -> None:
+    with ui.dialog() as dialog, ui.card().classes('w-full max-w-md'):
+        ui.label(f'Delete "{summary.title}"?').classes('font-semibold')
+        ui.label('Everyone in the room is told. The file is kept in the trash folder of the data dir, '
+                 'so it can be restored by hand.').classes('text-sm text-gray-600')
+
+        async def delete() -> None:
+            await rooms.delete(summary.id)
+            dialog.close()
+            ui.notify(f'Deleted "{summary.title}"')
+            ui.navigate.reload()
+        with ui.row().classes('w-full justify-end'):
+            ui.button('Cancel', on_click=dialog.close).props('flat')
+            ui.button('Delete', on_click=delete).props('color=negative data-testid=delete-confirm') \
+                .mark('delete-confirm')
+    dialog.open()
 
 
 def import_control(rooms: Rooms) -> None:
