@@ -6,9 +6,11 @@ import sys
 
 from nicegui import ui
 
+from chat import share
 from chat.app import build
 from chat.config import Settings, parse_settings, prepare_data_dir
 from chat.errors import ConfigError
+from chat.ui import native
 
 
 def main(argv: list[str]) -> None:
@@ -19,8 +21,10 @@ def main(argv: list[str]) -> None:
     except ConfigError as e:
         sys.exit(f'rooms: {e}')
     build(settings)
+    native.configure(settings)
     announce(settings)
-    ui.run(host=settings.host, port=settings.port, title='Rooms', reload=False, show=settings.open_browser,
+    ui.run(host=settings.host, port=settings.port, title='Rooms', reload=False,
+           show=share.start_path(settings) if settings.open_browser else False,
            native=settings.native, show_welcome_message=False, uvicorn_logging_level='warning',
            favicon='💬')
 
@@ -36,13 +40,8 @@ def ensure_port_free(host: str, port: int) -> None:
 
 
 def announce(settings: Settings) -> None:
-    shown_host = 'localhost' if settings.host in {'127.0.0.1', '0.0.0.0'} else settings.host
-    model = ('the offline demo model (no ANTHROPIC_API_KEY set)' if settings.uses_demo
-             else f'{settings.model}' + (f' via {settings.base_url}' if settings.base_url else ''))
-    print(f'Rooms is running at http://{shown_host}:{settings.port}/', flush=True)
-    print(f'  replies from: {model}', flush=True)
-    print(f'  rooms saved in: {settings.data_dir.resolve()}', flush=True)
-    print('  stop with Ctrl+C', flush=True)
+    lan = share.lan_host(settings) if settings.share else None
+    print(share.startup_message(settings, lan, share.new_room_id()), flush=True)
 
 
 # Only '__main__': with reload off, '__mp_main__' is the native window's child process, which must not serve again.

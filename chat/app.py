@@ -6,7 +6,7 @@ import logging
 
 from nicegui import app, background_tasks
 
-from . import api
+from . import access, api
 from .catalog import ModelCatalog
 from .config import Settings
 from .rooms import Rooms
@@ -23,6 +23,7 @@ def build(settings: Settings) -> Rooms:
     """Register everything on NiceGUI's app; returns the rooms registry (tests drive it directly)."""
     catalog = ModelCatalog(settings)
     rooms = Rooms(RoomStore(settings.data_dir), catalog.get, settings)
+    access.install(app, settings)
     live.install(rooms)
     theme.register_static()
     api.register(app, rooms)

@@ -1,7 +1,7 @@
 """The room page: history, live replies, composer. Renders hub events and sends intents to the hub."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException
 from nicegui import ui
@@ -15,6 +15,7 @@ from ..models import Message, is_valid_room_id
 from ..pricing import describe, estimate
 from ..rooms import Rooms
 from .message_view import MessageView
+from .people import People
 from .room_settings import open_room_settings
 from .theme import frame
 
@@ -28,19 +29,20 @@ def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog) -> None:
         if not is_valid_room_id(room_id):
             raise HTTPException(status_code=404, detail='No such room: room ids use letters, digits, - and _.')
         hub = await rooms.get(room_id)
-        RoomView(hub, client, catalog, demo=settings.uses_demo)
+        RoomView(hub, client, catalog, demo=settings.uses_demo, delete=lambda: rooms.delete(room_id))
 
 
 class RoomView:
     """One tab's view of a room."""
 
-    def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, *, demo: bool) -> None:
+    def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, *, demo: bool,
+                 delete: Callable[[], Awaitable[None]]) -> None:
         self.hub = hub
         self.views: dict[str, MessageView] = {}
         self.client = client
         with frame(self._title(), demo=demo) as self.header:
             with self.header.tools:
-                ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog)) \
+                ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete)) \
                     .props('flat round dense color=white data-testid=room-settings aria-label="Room settings"') \
                     .mark('room-settings').tooltip('Room settings')
             with ui.column().classes('w-full max-w-3xl mx-auto gap-3 px-2 messages') as self.column:
@@ -74,13 +76,15 @@ class RoomView:
                         .props('round data-testid=send aria-label=Send').mark('send')
                     self.stop_button = ui.button('Stop', icon='stop', on_click=self._stop) \
                         .props('outline data-testid=stop color=negative').mark('stop')
+                self.people = People(self.hub.room_id, self.client, self.hub.settings, tools=self.header.tools,
+                                     composer=self.input)
 
     async def _send(self) -> None:
         text = self.input.value or ''
         if not text.strip():
             return  # blank messages are ignored; nothing to say about them
         try:
-            await self.hub.post(text)
+            await self.hub.post(text, author=self.people.name)
         except MessageRejected as e:
             self.rejection.set_text(str(e))
             self.rejection.set_visibility(True)
@@ -126,6 +130,12 @@ class RoomView:
             self._refresh_view(message)
         elif event.kind == 'settings':
             self._show_title()
+        elif event.kind == 'deleted':
+            self.notice.set_text('This room was deleted (its file is kept in the trash folder of the data dir). '
+                                 'Start a new room from the home page.')
+            self.notice.set_visibility(True)
+            self.input.disable()
+            return
         elif event.kind == 'removed' and message is not None:
             if (view := self.views.pop(message.id, None)) is not None:
                 self.column.remove(view.frame)

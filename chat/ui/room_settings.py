@@ -1,6 +1,8 @@
 """A room's settings panel: title, system prompt, model, max tokens; changes reach every tab through the hub."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from nicegui import ui
 
 from ..catalog import ModelCatalog
@@ -8,7 +10,7 @@ from ..errors import MessageRejected
 from ..hub import RoomHub
 
 
-async def open_room_settings(hub: RoomHub, catalog: ModelCatalog) -> None:
+async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callable[[], Awaitable[None]]) -> None:
     names = await catalog.names()
     if hub.model_name not in names:
         names.append(hub.model_name)
@@ -38,7 +40,26 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog) -> None:
                 ui.notify(str(e), type='warning')
                 return
             dialog.close()
-        with ui.row().classes('w-full justify-end'):
+        with ui.row().classes('w-full items-center'):
+            ui.button('Delete room', icon='delete', on_click=lambda: confirm_delete(dialog, delete)) \
+                .props('flat color=negative data-testid=delete-room').mark('delete-room')
+            ui.space()
             ui.button('Cancel', on_click=dialog.close).props('flat')
             ui.button('Save', on_click=save).props('data-testid=settings-save').mark('settings-save')
+    dialog.open()
+
+
+def confirm_delete(settings_dialog: ui.dialog, delete: Callable[[], Awaitable[None]]) -> None:
+    with ui.dialog() as dialog, ui.card():
+        ui.label('Delete this room for everyone?').classes('font-semibold')
+        ui.label('Its file is kept in the trash folder of the data dir.').classes('text-sm text-gray-600')
+
+        async def confirmed() -> None:
+            dialog.close()
+            settings_dialog.close()
+            await delete()
+        with ui.row().classes('w-full justify-end'):
+            ui.button('Cancel', on_click=dialog.close).props('flat')
+            ui.button('Delete', on_click=confirmed).props('color=negative data-testid=delete-confirm') \
+                .mark('delete-confirm')
     dialog.open()
