@@ -6,41 +6,28 @@ retry, continue); they never change a message themselves. No nicegui import here
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Literal
 
 from .config import Settings
 from .errors import MessageRejected, ModelError
+from .events import Publisher, RoomEvent, Subscriber
 from .llm import ChatModel, build_turns, fit_turns
-from .models import Message, RoomSettings, RoomSummary, Status, Usage, summarize
+from .models import Message, RoomSettings, RoomSummary, Status, Usage, checked_text, summarize
 from .store import LoadedRoom, RoomFile, RoomWriter
 from .versions import highest_seq, keep_as_previous, switch_to
 
 log = logging.getLogger(__name__)
 
 SAVE_FAILED = 'Saving this room failed'
-EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice', 'settings', 'deleted']
 JobKind = Literal['answer', 'retry', 'continue', 'regenerate']
 
 
-@dataclass(slots=True, frozen=True)
-class RoomEvent:
-    """What changed in a room. `delta` carries `text` appended at `offset` (-1: replace the whole text)."""
-
-    kind: EventKind
-    message: Message | None = None
-    offset: int = 0
-    text: str = ''
-
-
-Subscriber = Callable[[RoomEvent], None]
 ModelFor = Callable[[str], ChatModel]
 """The model of a given name (`demo` or a Claude model id)."""
 
@@ -58,10 +45,7 @@ class RoomHub:
         self._executor = executor
         self._writer = RoomWriter(room_file, executor, self._on_write_error, self._on_write_ok, enabled=loaded.writable)
         self._by_id = {m.id: m for m in self.messages}
-        self._subscribers: dict[int, Subscriber] = {}
-        self.relay: Subscriber | None = None
-        """Sees every event before the subscribers: the transport that fans text out to all tabs at once."""
-        self._next_subscriber = 0
+        self.events = Publisher(f'room {room_id}')
         self._jobs: deque[tuple[JobKind, Message | None]] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -69,7 +53,6 @@ class RoomHub:
         self.deleted = False
         self.streaming: Message | None = None
         """The reply being generated now, if any."""
-        self.last_active = time.monotonic()
         self._high_seq = highest_seq(self.messages)
         self._recover_interrupted()
 
@@ -138,7 +121,7 @@ class RoomHub:
 
     @property
     def is_idle(self) -> bool:
-        return not self._subscribers and self._worker is None
+        return not self.events.count and self._worker is None
 
     @property
     def usage(self) -> Usage:
@@ -162,30 +145,22 @@ class RoomHub:
 
     def configure(self, **changes: str | int | None) -> RoomSettings:
         """Change the room's settings (title, system_prompt, model, max_tokens), saved and shown in every tab."""
-        if 'max_tokens' in changes and changes['max_tokens'] is not None:
-            max_tokens = int(changes['max_tokens'])
-            if not 1 <= max_tokens <= 128_000:
-                raise MessageRejected('Max tokens must be between 1 and 128,000.')
-            changes['max_tokens'] = max_tokens
-        for name in ('title', 'system_prompt', 'model'):
-            if isinstance(changes.get(name), str):
-                changes[name] = str(changes[name]).strip()[:20_000] or None
-        self.room_settings = dataclasses.replace(self.room_settings, **changes)  # type: ignore[arg-type]
+        self.room_settings = self.room_settings.updated(**changes)
         self._writer.save_settings(self.room_settings)
         self._publish(RoomEvent('settings'))
         return self.room_settings
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call `subscriber` with every event from now on; returns the function that unsubscribes it."""
-        key = self._next_subscriber
-        self._next_subscriber += 1
-        self._subscribers[key] = subscriber
-        self.last_active = time.monotonic()
-        return lambda: self._unsubscribe(key)
+        """Call `subscriber` with every event of this room from now on; returns the function that unsubscribes it."""
+        return self.events.subscribe(subscriber)
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._subscribers)
+        return self.events.count
+
+    @property
+    def last_active(self) -> float:
+        return self.events.last_active
 
     async def close(self) -> None:
         """Stop any turn and write everything to disk."""
@@ -229,7 +204,7 @@ class RoomHub:
         finally:
             self._worker = None
             self._turn = None
-            self.last_active = time.monotonic()
+            self.events.last_active = time.monotonic()
 
     async def _run_turn(self, kind: JobKind, message: Message | None) -> None:
         model = self._model_for(self.model_name)
@@ -326,14 +301,7 @@ class RoomHub:
     def _checked_text(self, text: str) -> str:
         if self.deleted:
             raise MessageRejected('This room was deleted; start a new one from the home page.')
-        text = text.strip()
-        if not text:
-            raise MessageRejected('The message is empty; type something first.')
-        limit = self.settings.max_message_chars
-        if len(text) > limit:
-            raise MessageRejected(f'The message has {len(text):,} characters; the limit is {limit:,}. '
-                                  'Shorten it or send it in parts.')
-        return text
+        return checked_text(text, self.settings.max_message_chars)
 
     def _changed(self, message: Message) -> None:
         self._writer.save(message)
@@ -382,17 +350,7 @@ class RoomHub:
         return self._high_seq + 1
 
     def _publish(self, event: RoomEvent) -> None:
-        self.last_active = time.monotonic()
-        receivers = [self.relay, *self._subscribers.values()] if self.relay else list(self._subscribers.values())
-        for subscriber in receivers:
-            try:
-                subscriber(event)
-            except Exception:
-                log.exception('a subscriber of room %s failed', self.room_id)
-
-    def _unsubscribe(self, key: int) -> None:
-        self._subscribers.pop(key, None)
-        self.last_active = time.monotonic()
+        self.events.publish(event)
 
     def _on_write_ok(self) -> None:
         if self.notice is not None and self.notice.startswith(SAVE_FAILED):

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from .errors import MessageRejected
+
 ROOM_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]{1,64}')
 Role = Literal['user', 'assistant']
 
@@ -78,6 +80,29 @@ class RoomSettings:
     system_prompt: str | None = None
     model: str | None = None
     max_tokens: int | None = None
+
+    def updated(self, **changes: str | int | None) -> RoomSettings:
+        """These settings with `changes` applied; blank texts mean the default; raises MessageRejected."""
+        if changes.get('max_tokens') is not None:
+            max_tokens = int(changes['max_tokens'])  # type: ignore[arg-type]
+            if not 1 <= max_tokens <= 128_000:
+                raise MessageRejected('Max tokens must be between 1 and 128,000.')
+            changes['max_tokens'] = max_tokens
+        for name in ('title', 'system_prompt', 'model'):
+            if isinstance(changes.get(name), str):
+                changes[name] = str(changes[name]).strip()[:20_000] or None
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def checked_text(text: str, limit: int) -> str:
+    """A message's text without surrounding blanks; raises MessageRejected when blank or over `limit` characters."""
+    text = text.strip()
+    if not text:
+        raise MessageRejected('The message is empty; type something first.')
+    if len(text) > limit:
+        raise MessageRejected(f'The message has {len(text):,} characters; the limit is {limit:,}. '
+                              'Shorten it or send it in parts.')
+    return text
 
 
 @dataclass(slots=True, frozen=True)

@@ -11,7 +11,8 @@ import pytest_asyncio
 from fake_anthropic import FakeAnthropic
 
 from chat.config import Settings
-from chat.hub import RoomEvent, RoomHub
+from chat.events import RoomEvent
+from chat.hub import RoomHub
 from chat.llm import Claude
 from chat.models import Message, Status
 from chat.rooms import Rooms

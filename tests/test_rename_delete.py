@@ -11,7 +11,7 @@ from test_room_users import app_users, send
 
 from chat.config import Settings
 from chat.errors import MessageRejected
-from chat.hub import RoomEvent
+from chat.events import RoomEvent
 
 __all__ = ['app_users']
 

@@ -22,7 +22,8 @@ from conftest import ROOT, ScriptedModel
 import chat.store as store_module
 from chat.config import Settings
 from chat.errors import InvalidRoomId
-from chat.hub import RoomEvent, RoomHub
+from chat.events import RoomEvent
+from chat.hub import RoomHub
 from chat.models import Message, Status
 from chat.rooms import Rooms
 from chat.store import AtomicJSONStorage, LoadedRoom, RoomFile, RoomStore, RoomWriter, atomic_write, read_json_file

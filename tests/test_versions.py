@@ -9,7 +9,7 @@ from test_hub import make_rooms, wait_idle
 
 from chat.config import Settings
 from chat.errors import MessageRejected
-from chat.hub import RoomEvent
+from chat.events import RoomEvent
 from chat.models import Status
 
 

@@ -12,7 +12,8 @@ from typing import Any
 from nicegui import background_tasks, core
 from nicegui.client import Client
 
-from ..hub import RoomEvent, RoomHub
+from ..events import RoomEvent
+from ..hub import RoomHub
 from ..models import is_valid_room_id
 from ..rooms import Rooms
 from . import naive
@@ -59,4 +60,4 @@ def _attach_relay(hub: RoomHub) -> None:
             payload = [event.message.id, event.offset, event.text]
             background_tasks.create(core.sio.emit(DELTA_EVENT, payload, room=room), name='rooms delta')
 
-    hub.relay = relay
+    hub.events.relay = relay

@@ -10,7 +10,8 @@ from nicegui.client import Client
 from ..catalog import ModelCatalog
 from ..config import Settings
 from ..errors import MessageRejected
-from ..hub import RoomEvent, RoomHub
+from ..events import RoomEvent
+from ..hub import RoomHub
 from ..models import Message, is_valid_room_id
 from ..pricing import describe, estimate
 from ..rooms import Rooms
