@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import dataclasses
 import itertools
 import json
@@ -54,6 +55,7 @@ class AtomicJSONStorage(Storage):
         self.path = path
         self._data: dict[str, Any] | None = None
         self._dirty = False
+        self._encoded = DocumentCache()
 
     def read(self) -> dict[str, Any] | None:
         if self._data is None:
@@ -68,7 +70,7 @@ class AtomicJSONStorage(Storage):
         if not self._dirty or self._data is None:
             return
         try:
-            atomic_write(self.path, dump_tables(self._data))
+            atomic_write(self.path, dump_tables(self._data, cache=self._encoded))
         except UnicodeEncodeError:  # a lone surrogate (valid in browser JSON) has no UTF-8 form: \u-escape it
             atomic_write(self.path, dump_tables(self._data, ensure_ascii=True))
         self._dirty = False
@@ -96,16 +98,39 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def dump_tables(data: dict[str, Any], *, ensure_ascii: bool = False) -> str:
-    """JSON of all tables, one small json.dumps per document.
+class DocumentCache:
+    """The JSON of each document as last written, reused while the document is unchanged.
+
+    A checkpoint of a long room changes one document; comparing the others with a copy is far cheaper
+    than encoding them again (TinyDB updates documents in place, so identity alone proves nothing).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[Any, str]] = {}
+
+    def encode(self, table: str, key: str, doc: Any) -> str:
+        """`"key":{...}` for the document."""
+        entry = self._entries.get((table, key))
+        if entry is not None and entry[0] == doc:
+            return entry[1]
+        encoded = f'{json.dumps(key)}:{json.dumps(doc, ensure_ascii=False)}'
+        self._entries[(table, key)] = (copy.deepcopy(doc), encoded)
+        return encoded
+
+
+def dump_tables(data: dict[str, Any], *, ensure_ascii: bool = False, cache: DocumentCache | None = None) -> str:
+    """JSON of all tables, one small json.dumps per document (or none, for documents `cache` knows).
 
     Dumping document by document lets the GIL switch between them, so a large room written from
     the writer thread never stalls the event loop for the whole dump.
     """
     tables = []
     for name, docs in data.items():
-        body = ','.join(f'{json.dumps(str(key))}:{json.dumps(doc, ensure_ascii=ensure_ascii)}'
-                        for key, doc in docs.items())
+        if cache is not None and not ensure_ascii:
+            body = ','.join(cache.encode(name, str(key), doc) for key, doc in docs.items())
+        else:
+            body = ','.join(f'{json.dumps(str(key))}:{json.dumps(doc, ensure_ascii=ensure_ascii)}'
+                            for key, doc in docs.items())
         tables.append(f'{json.dumps(name)}:{{{body}}}')
     return '{' + ','.join(tables) + '}'
 

@@ -474,3 +474,15 @@ async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
         assert time.monotonic() < deadline, 'the hub never finished its turns'
         await asyncio.sleep(0.005)
     await hub.flush()
+
+
+def test_a_checkpoint_reencodes_only_what_changed_and_writes_the_change(tmp_path: Path) -> None:
+    """The per-document JSON cache must notice in-place changes (TinyDB updates documents in place)."""
+    room_file, _ = RoomStore(tmp_path).open('cached')
+    messages = [Message(id=f'm{i}', seq=i, role='user', content=f'text {i}') for i in range(1, 50)]
+    room_file.save(messages)
+    messages[10].content = 'changed in place'
+    messages[10].status = Status.ERROR
+    room_file.save([messages[10]])
+    reloaded = RoomStore(tmp_path).open('cached')[1].messages
+    assert [(m.content, m.status) for m in reloaded] == [(m.content, m.status) for m in messages]
