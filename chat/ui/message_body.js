@@ -6,7 +6,12 @@
 import { Marked } from "marked";
 import createDOMPurify from "dompurify";
 
-const RENDER_INTERVAL_MS = 30; // at most ~33 renders per second per message while deltas pour in
+// A streamed delta shows at once as plain text (see showAtOnce); the markdown render that replaces it is spaced out by
+// its cost: the next render of a message waits until RENDER_SHARE times the cost of the last one has passed since that
+// one started, so rendering takes about 1/RENDER_SHARE of the tab's time at most, however long the reply grows.
+const RENDER_SHARE = 10;
+const MIN_RENDER_INTERVAL_MS = 40;
+const MAX_RENDER_INTERVAL_MS = 400;
 const SYNC_TIMEOUT_MS = 5000; // forget an unanswered rooms_sync so that later gaps can ask again
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -166,6 +171,28 @@ function splitBlocks(text) {
   }
   blocks.push(text.slice(start));
   return blocks;
+}
+
+// Where streamed text goes until the next render: the innermost last block of the rendered tail (its last paragraph,
+// list item or code block, also inside the box that carries a code block's copy button), so that it continues the
+// text it follows.
+const APPEND_INTO = new Set(["P", "LI", "UL", "OL", "BLOCKQUOTE", "PRE", "CODE", "H1", "H2", "H3", "H4", "H5", "H6"]);
+
+function appendTarget(element) {
+  for (;;) {
+    let last = element.lastChild;
+    while (last && last.nodeType === Node.TEXT_NODE && !last.data.trim()) last = last.previousSibling;
+    if (!last || last.nodeType !== Node.ELEMENT_NODE) return element;
+    if (!APPEND_INTO.has(last.tagName) && !last.classList.contains("rb-code")) return element;
+    if (last.tagName === "CODE" && element.tagName !== "PRE") return element; // inline code: text goes after it
+    element = last;
+  }
+}
+
+function withoutTrailingSpace(text) {
+  let end = text.length;
+  while (end > 0 && /\s/.test(text[end - 1])) end--;
+  return end;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -346,7 +373,10 @@ export default {
     this.doneBlocks = []; // [{ source, nodes }] rendered into .rb-done
     this.tailSource = null;
     this.lastRender = 0;
+    this.renderCost = 0; // ms the last render took, rendering and the layout that its listeners forced
     this.renderTimer = null;
+    this.renderedUpTo = 0; // this.current up to here is rendered markdown (less trailing space, which markdown drops)
+    this.provisional = null; // the Text node showing the text after renderedUpTo until the next render
   },
   mounted() {
     injectStyles();
@@ -397,6 +427,7 @@ export default {
     },
     setCurrent(text) {
       if (text === this.current) return;
+      this.dropProvisional();
       this.current = text;
       this.currentLength = codePointLength(text);
       this.scheduleRender();
@@ -416,11 +447,30 @@ export default {
       if (!fresh) return; // nothing new: a duplicate
       this.current += fresh;
       this.currentLength += codePointLength(fresh);
+      this.showAtOnce();
       this.scheduleRender();
+    },
+    // Show the text that arrived since the last render as plain text right away, so a word's latency does not depend
+    // on how long the reply is or how costly its markdown; the next render replaces it with the formatted text.
+    // A Text node is never parsed as HTML: this needs no sanitising.
+    showAtOnce() {
+      const tailEl = this.$refs.tail;
+      if (!tailEl || this.tailSource === null) return; // not rendered yet: the first render shows everything
+      if (!this.provisional || !this.provisional.isConnected) {
+        this.provisional = document.createTextNode("");
+        appendTarget(tailEl).append(this.provisional);
+      }
+      this.provisional.data = this.current.slice(this.renderedUpTo);
+    },
+    dropProvisional() {
+      this.provisional?.remove();
+      this.provisional = null;
     },
     scheduleRender() {
       if (this.renderTimer !== null) return; // one pending render will pick up the latest text
-      const wait = this.lastRender + RENDER_INTERVAL_MS - performance.now();
+      const byCost = Math.max(MIN_RENDER_INTERVAL_MS, this.renderCost * RENDER_SHARE);
+      const interval = Math.min(MAX_RENDER_INTERVAL_MS, byCost);
+      const wait = this.lastRender + interval - performance.now();
       if (wait <= 0) {
         this.render();
       } else {
@@ -434,7 +484,8 @@ export default {
       const doneEl = this.$refs.done;
       const tailEl = this.$refs.tail;
       if (!doneEl || !tailEl) return;
-      this.lastRender = performance.now();
+      const started = (this.lastRender = performance.now());
+      this.dropProvisional();
       const blocks = splitBlocks(this.current);
       const tail = blocks.pop();
       // Keep the DOM of every finished block that is unchanged; re-render from the first one that differs.
@@ -453,7 +504,9 @@ export default {
         tailEl.replaceChildren(renderMarkdown(tail));
         this.tailSource = tail;
       }
+      this.renderedUpTo = withoutTrailingSpace(this.current);
       this.$el.dispatchEvent(new CustomEvent("rooms:rendered", { bubbles: true }));
+      this.renderCost = performance.now() - started;
     },
     async onClick(event) {
       const button = event.target.closest?.(".rb-copy");

@@ -1,0 +1,302 @@
+"""The streaming benchmark of issue 4: `python -m chat.bench [--quick] [--json PATH]`.
+
+Starts the real app (`python main.py`) as a subprocess against a loopback fake Anthropic server that emits
+timestamped words at 100 words/s, opens tabs in headless Chromium and measures, for the app as it is ("rooms") and
+for the naive baseline (CHAT_NAIVE_STREAMING=1) side by side: word-to-tab latency for 1, 4 and 20 tabs, websocket
+bytes per reply character per tab, server CPU per word per tab, the time to open a 10,000-message room, the worst
+event-loop stall while a reply streams into it, and start-up time. Progress goes to stderr, the table to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .bench_app import App, app_env, measure_startup, write_big_room
+from .bench_browser import Tab, chromium
+from .bench_fake import TESTS, FakeProcess
+from .bench_report import table
+
+RATE = 100.0
+"""Words per second from the fake model."""
+BIG_ROOM = 'big'
+BIG_ROOM_MESSAGES = 10_000
+MODES = ('rooms', 'naive')
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog='python -m chat.bench', description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true', help='a fast check: 1 and 4 tabs, 200-word replies')
+    parser.add_argument('--json', type=Path, help='also write the results as JSON to this file')
+    parser.add_argument('--modes', default=','.join(MODES), help='which of rooms,naive to run (default both)')
+    args = parser.parse_args(argv)
+    plan = Plan.quick() if args.quick else Plan.full()
+    modes = [m for m in args.modes.split(',') if m in MODES]
+    results: dict[str, Any] = {'plan': plan.__dict__, 'rate_words_per_s': RATE, 'cpus': os.cpu_count(), 'modes': {}}
+    with tempfile.TemporaryDirectory(prefix='rooms-bench-') as temp, FakeProcess() as fake, \
+            chromium() as browser:
+        work = Path(temp)
+        progress(f'writing a room of {BIG_ROOM_MESSAGES:,} messages')
+        template = work / 'template'
+        last_id = write_big_room(template, BIG_ROOM, BIG_ROOM_MESSAGES)
+        for mode in modes:
+            progress(f'--- {mode} ---')
+            results['modes'][mode] = run_mode(mode, Bench(fake, browser, work / mode, template, last_id, plan))
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        progress(f'results written to {args.json}')
+
+
+class Plan:
+    """What to run: tab counts, reply lengths, repeats."""
+
+    def __init__(self, tab_counts: tuple[int, ...], words: int, long_words: int | None, startup_repeats: int) -> None:
+        self.tab_counts = tab_counts
+        self.words = words
+        self.long_words = long_words
+        """Length of the second reply at 4 tabs (bytes per char must stay flat), or None."""
+        self.startup_repeats = startup_repeats
+
+    @classmethod
+    def full(cls) -> Plan:
+        return cls((1, 4, 20), 400, 2000, 3)
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls((1, 4), 200, None, 1)
+
+
+class Bench:
+    def __init__(self, fake: FakeProcess, browser: Any, work: Path, template: Path, last_id: str, plan: Plan) -> None:
+        self.fake, self.browser, self.work, self.template, self.last_id, self.plan = \
+            fake, browser, work, template, last_id, plan
+
+
+def run_mode(mode: str, bench: Bench) -> dict[str, Any]:
+    env = app_env(bench.fake.base_url, naive=mode == 'naive')
+    bench.work.mkdir(parents=True)
+    result: dict[str, Any] = {'load_average_before': os.getloadavg()[0]}
+    if result['load_average_before'] > 1.5:
+        progress(f'warning: load average {result["load_average_before"]:.1f} on {os.cpu_count()} CPUs: '
+                 'other work on this machine will skew the numbers')
+    startups = measure_startup(bench.work / 'startup-data', env, bench.work / 'startup.log', bench.plan.startup_repeats)
+    result['startup_s'] = statistics.median(startups)
+    progress(f'start-up: {", ".join(f"{s:.2f}" for s in startups)} s')
+    data_dir = bench.work / 'data'
+    shutil.copytree(bench.template, data_dir)
+    app = App(data_dir, env, bench.work / 'app.log')
+    try:
+        app.wait_ready('/healthz')
+        result['runs'] = {}
+        for n in bench.plan.tab_counts:
+            found = attempt(f'{n} tab(s)', lambda n=n: tab_runs(bench, app, n))
+            result['runs'].update({f'n{n}_failed': found} if 'error' in found else found)
+        result['big_room'] = attempt('the 10k-message room', lambda: big_room(bench, app))
+    finally:
+        app.stop()
+    result['load_average_after'] = os.getloadavg()[0]
+    return result
+
+
+def tab_runs(bench: Bench, app: App, n: int) -> dict[str, Any]:
+    """The runs with `n` tabs of one room: a reply of the plan's length; at 4 tabs also the byte-counting runs."""
+    runs = {}
+    tabs = open_tabs(bench, app, f'n{n}', n)
+    try:
+        warm_up(bench, tabs)
+        runs[f'n{n}_w{bench.plan.words}'] = stream_run(bench, app, tabs, f'n{n}', bench.plan.words)
+        if n == 4:  # websocket bytes in runs of their own: counting them costs the browser time (see Tab.arm)
+            for words in (bench.plan.words, bench.plan.long_words):
+                if words:
+                    runs[f'n4_w{words}_bytes'] = stream_run(bench, app, tabs, f'n{n}', words, count_bytes=True)
+    finally:
+        for tab in tabs:
+            tab.close()
+    return runs
+
+
+def attempt(what: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one phase; if it fails (say, it times out on a busy machine) note why and go on with the others."""
+    try:
+        return action()
+    except Exception as e:
+        progress(f'{what} failed: {type(e).__name__}: {e}')
+        return {'error': f'{type(e).__name__}: {e}'[:500]}
+
+
+def open_tabs(bench: Bench, app: App, room: str, count: int) -> list[Tab]:
+    progress(f'opening {count} tab(s) of room {room}')
+    tabs = []
+    for _ in range(count):
+        tabs.append(Tab(bench.browser, f'{app.url}/room/{room}'))
+        tabs[-1].open()
+    return tabs
+
+
+def warm_up(bench: Bench, tabs: list[Tab]) -> None:
+    """One short exchange first, so every tab has loaded the page's components and joined the room's broadcast."""
+    for tab in tabs:
+        tab.arm()
+    bench.fake.enqueue_text(['Ready', '.'])
+    tabs[0].send('warm up')
+    for tab in tabs:
+        tab.wait_words(0, 30_000)
+
+
+def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *, count_bytes: bool = False,
+               after_reply: Callable[[], None] | None = None) -> dict[str, Any]:
+    """One reply of `words` timestamped words watched by every tab; latency, CPU and (if asked) bytes of it.
+
+    :param after_reply: called as soon as every tab shows the whole reply, before the benchmark asks the app for it.
+    """
+    progress(f'{len(tabs)} tab(s), {words} words at {RATE:.0f}/s' + (', counting bytes' if count_bytes else ''))
+    for tab in tabs:
+        tab.arm(count_bytes)
+    cpu_before = app.cpu_seconds()
+    bench.fake.enqueue_words(words, RATE)
+    tabs[0].send('go')
+    timeout_ms = words / RATE * 1000 + 60_000
+    complete = [tab.wait_words(words, timeout_ms) for tab in tabs]
+    cpu = app.cpu_seconds() - cpu_before
+    if after_reply is not None:
+        after_reply()
+    for tab in tabs:
+        tab.state()  # delivers the websocket frame events still queued
+    reply = app.messages(room)[-1]
+    sent = dict(parse_words(reply['content']))
+    latencies, transport, missing = [], [], 0
+    by_word: dict[int, list[float]] = {index: [] for index in sent}
+    for tab in tabs:
+        seen, arrived = tab.seen(), tab.arrived()
+        transport += [arrived[i] - sent_at * 1000 for i, sent_at in sent.items() if i in arrived]
+        for index, sent_at in sent.items():
+            if index in seen:
+                latencies.append(seen[index] - sent_at * 1000)
+                by_word[index].append(latencies[-1])
+            else:
+                missing += 1
+    chars = len(reply['content'])
+    result = {
+        'tabs': len(tabs), 'words': words, 'reply_chars': chars, 'status': reply['status'],
+        'complete_in_all_tabs': all(complete), 'missing_word_views': missing, **summary(latencies),
+        'transport': summary(transport),
+        'ws_bytes_per_char_per_tab': sum(t.received_bytes for t in tabs) / len(tabs) / max(chars, 1)
+        if count_bytes else None,
+        'ws_frames_per_tab': sum(t.frames for t in tabs) / len(tabs) if count_bytes else None,
+        'cpu_s': cpu, 'cpu_us_per_word_per_tab': cpu / words / len(tabs) * 1e6,
+        'clock_skew_ms': max(abs(t.clock_skew_ms()) for t in tabs),
+        'page_errors': [e for t in tabs for e in t.errors][:5],
+        'tab_reloads': sum(t.loads - t.loads_when_armed for t in tabs),
+        'worst_tab_ms_by_word': [round(max(by_word[i]), 1) if by_word[i] else None for i in sorted(by_word)],
+    }
+    progress(f'  p50 {result["p50_ms"]:.1f} ms, p99 {result["p99_ms"]:.1f} ms '
+             f'(on the socket: p50 {result["transport"]["p50_ms"]:.1f}, p99 {result["transport"]["p99_ms"]:.1f}), '
+             + (f'{result["ws_bytes_per_char_per_tab"]:.1f} B/char/tab, ' if count_bytes else '')
+             + f'{result["cpu_us_per_word_per_tab"]:.0f} µs/word/tab'
+             + (f', {missing} word views missing' if missing else '')
+             + (f', {result["tab_reloads"]} tab reloads' if result['tab_reloads'] else ''))
+    return result
+
+
+def big_room(bench: Bench, app: App) -> dict[str, Any]:
+    """Open the 10,000-message room (cold, then warm), then stream a reply into it and watch the event loop."""
+    progress(f'opening the {BIG_ROOM_MESSAGES:,}-message room')
+    url = f'{app.url}/room/{BIG_ROOM}'
+    tabs = [Tab(bench.browser, url)]
+    try:
+        cold = tabs[0].open_timed(bench.last_id)  # the server loads the room, the browser has nothing cached
+        tabs.append(Tab(bench.browser, url, context=tabs[0].context))
+        warm = tabs[1].open_timed(bench.last_id)  # the room is loaded, the browser has the page's scripts cached
+        progress(f'  cold open {cold:.0f} ms, warm open {warm:.0f} ms')
+        probe: dict[str, float] = {}
+        poller = HealthPoller(app.url)
+
+        def stop_watching() -> None:  # before the benchmark's own API calls, which are not part of streaming
+            poller.stop()
+            probe.update(app.get_json('/_bench/stall?stop=1'))
+
+        app.get_json('/_bench/stall?start=1')
+        poller.start()
+        try:
+            run = stream_run(bench, app, tabs, BIG_ROOM, bench.plan.words, after_reply=stop_watching)
+        finally:
+            poller.stop()
+        progress(f'  max event-loop stall {probe["max_stall_ms"]:.1f} ms, worst /healthz {poller.worst_ms:.1f} ms')
+        return {'open_cold_ms': cold, 'open_warm_ms': warm, 'max_stall_ms': probe['max_stall_ms'],
+                'stall_samples': probe['samples'], 'healthz_worst_ms': poller.worst_ms,
+                'healthz_requests': poller.count, 'run': run}
+    finally:
+        for tab in reversed(tabs):  # the first one owns the browser profile both share
+            tab.close()
+
+
+class HealthPoller:
+    """GET /healthz every 10 ms from a thread; the slowest answer is an outside view of event-loop stalls."""
+
+    def __init__(self, url: str, interval: float = 0.01, limit: float = 300.0) -> None:
+        self.url, self.interval, self.limit = f'{url}/healthz', interval, limit
+        self.worst_ms = 0.0
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name='healthz-poller', daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.limit  # bounded whatever happens to the caller
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            started = time.perf_counter()
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url, timeout=5) as response:
+                response.read()  # a failed request counts with the time it took, like any slow one
+            self.worst_ms = max(self.worst_ms, (time.perf_counter() - started) * 1000)
+            self.count += 1
+            self._stop.wait(self.interval)
+
+
+def parse_words(text: str) -> list[tuple[int, float]]:
+    """The fake's words `w<index>@<time sent>` in a reply: (index, time.time() when sent)."""
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    from fake_anthropic import parse_words as parse
+
+    return parse(text)
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    if not latencies:
+        return {'p50_ms': math.nan, 'p99_ms': math.nan, 'max_ms': math.nan, 'samples': 0}
+    ordered = sorted(latencies)
+    return {'p50_ms': percentile(ordered, 50), 'p99_ms': percentile(ordered, 99), 'max_ms': ordered[-1],
+            'min_ms': ordered[0], 'samples': len(ordered)}
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def progress(text: str) -> None:
+    print(f'[bench {time.strftime("%H:%M:%S")}] {text}', file=sys.stderr, flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,74 @@
+"""The tests' fake Anthropic server (tests/fake_anthropic.py) in a process of its own, scripted over stdin.
+
+In its own process the fake stamps and writes each word without waiting for the benchmark's Python (Playwright's
+event dispatch holds the GIL at times), so a word's timestamp is the moment it leaves for the app.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parent.parent / 'tests'
+
+
+class FakeProcess:
+    """`python -m chat.bench_fake` as a child; `enqueue_words` / `enqueue_text` script its next replies."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, '-m', 'chat.bench_fake'], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, cwd=TESTS.parent)
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        if not self.base_url.startswith('http://127.0.0.1:'):
+            raise RuntimeError(f'the fake Anthropic server did not start: {self.base_url!r}')
+
+    def enqueue_words(self, n_words: int, rate: float) -> None:
+        self._command({'op': 'words', 'n_words': n_words, 'rate': rate})
+
+    def enqueue_text(self, chunks: list[str]) -> None:
+        self._command({'op': 'text', 'chunks': chunks})
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # the child ends at end of input
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def __enter__(self) -> FakeProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _command(self, command: dict[str, Any]) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command) + '\n')
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline().strip()
+        if answer != 'ok':
+            raise RuntimeError(f'the fake Anthropic server refused {command}: {answer!r}')
+
+
+def serve() -> None:
+    sys.path.insert(0, str(TESTS))
+    from fake_anthropic import FakeAnthropic
+
+    with FakeAnthropic.in_thread() as fake:
+        print(fake.base_url, flush=True)
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command['op'] == 'words':
+                fake.enqueue_words(command['n_words'], command['rate'])
+            else:
+                fake.enqueue_text(command['chunks'])
+            print('ok', flush=True)
+
+
+if __name__ == '__main__':
+    serve()
