@@ -26,7 +26,7 @@ def main(argv: list[str]) -> None:
     ui.run(host=settings.host, port=settings.port, title='Rooms', reload=False,
            show=share.start_path(settings) if settings.open_browser else False,
            native=settings.native, show_welcome_message=False, uvicorn_logging_level='warning',
-           favicon='💬')
+           favicon='💬', ws_per_message_deflate=False)  # deltas are tiny: compressing each costs more than it saves
 
 
 def ensure_port_free(host: str, port: int) -> None:

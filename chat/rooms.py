@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import time
@@ -48,6 +49,7 @@ class Rooms:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'room-{room_id}')
             room_file, loaded = await asyncio.get_running_loop().run_in_executor(executor, self.store.open, room_id)
             hub = RoomHub(room_id, room_file, loaded, executor, self._model_for, self.settings)
+            gc.freeze()  # a long room's messages live on: keep them out of every later full collection
             self._hubs[room_id] = hub
             self._executors[room_id] = executor
             for callback in self.on_open:

@@ -21,9 +21,15 @@
   let anchored = null;  // selector of the message a link pointed at (#m-<id>), kept in view while the reader is idle
   const nearBottom = () => window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   window.addEventListener('scroll', () => { following = nearBottom(); }, { passive: true });
+  let pending = false;
   function follow() {
-    if (anchored && showAnchor()) return;
-    if (following) window.scrollTo({ top: document.body.scrollHeight });
+    if (pending) return;
+    pending = true; // one layout per frame, however many renders and resizes happened in it
+    requestAnimationFrame(() => {
+      pending = false;
+      if (anchored && showAnchor()) return;
+      if (following) window.scrollTo({ top: document.body.scrollHeight });
+    });
   }
   document.addEventListener('rooms:rendered', follow);
   new ResizeObserver(follow).observe(document.body);
