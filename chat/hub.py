@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import MessageRejected, ModelError
 from .events import Publisher, RoomEvent, Subscriber
 from .llm import ChatModel, build_turns, fit_turns
-from .models import Message, RoomSettings, RoomSummary, Status, Usage, checked_text, summarize
+from .models import Message, RoomSettings, RoomSummary, Status, Usage, checked_text, summarize, well_formed
 from .store import LoadedRoom, RoomFile, RoomWriter
 from .versions import highest_seq, keep_as_previous, switch_to
 
@@ -245,6 +245,7 @@ class RoomHub:
                     reply.note = None
                     self._publish(RoomEvent('updated', reply))
                 offset = len(reply.content)
+                text = well_formed(text)
                 reply.content += text
                 self._publish(RoomEvent('delta', reply, offset=offset, text=text))
                 if time.monotonic() - last_checkpoint >= self.settings.checkpoint_interval:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from .errors import MessageRejected
 
 ROOM_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]{1,64}')
+LONE_SURROGATE = re.compile('[\ud800-\udfff]')
 Role = Literal['user', 'assistant']
 
 
@@ -94,9 +95,19 @@ class RoomSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+def well_formed(text: str) -> str:
+    """`text` with any lone UTF-16 surrogate (valid in JSON, not in UTF-8) replaced by U+FFFD.
+
+    A broken model server or browser can send one; left in, it cannot be encoded for pages or files.
+    """
+    if LONE_SURROGATE.search(text) is None:
+        return text
+    return text.encode('utf-16', 'surrogatepass').decode('utf-16', 'replace')
+
+
 def checked_text(text: str, limit: int) -> str:
     """A message's text without surrounding blanks; raises MessageRejected when blank or over `limit` characters."""
-    text = text.strip()
+    text = well_formed(text).strip()
     if not text:
         raise MessageRejected('The message is empty; type something first.')
     if len(text) > limit:
@@ -137,7 +148,7 @@ def message_from_record(record: dict[str, Any]) -> Message:
         id=str(record['id']),
         seq=int(record['seq']),
         role='assistant' if record.get('role') == 'assistant' else 'user',
-        content=str(record.get('content', '')),
+        content=well_formed(str(record.get('content', ''))),
         status=Status(record.get('status', 'complete')),
         created_at=float(record.get('created_at', 0.0)),
         author=record.get('author'),

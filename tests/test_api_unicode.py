@@ -97,9 +97,6 @@ def test_unicode_round_trip_through_store_api_and_tabs(app: AppProcess, fake: Fa
         page.close()
 
 
-@pytest.mark.xfail(strict=True, reason='a lone surrogate in a reply makes GET /room/{id} and export.md answer 500 '
-                   'for good (NiceGUI orjson and PlainTextResponse cannot encode it) and the open tab shows no reply; '
-                   'see the report of issue 3')
 def test_lone_surrogate_from_the_model_does_not_break_the_room(app: AppProcess, fake: FakeAnthropic,
                                                                browser: Browser) -> None:
     """Any Anthropic-compatible server (or a browser) can send JSON with an unpaired \\ud800: the room must survive."""

@@ -15,6 +15,7 @@ from ..hub import RoomHub
 from ..models import Message, is_valid_room_id
 from ..pricing import describe, estimate
 from ..rooms import Rooms
+from .message_body import MessageBody
 from .message_view import MessageView
 from .people import People
 from .room_settings import open_room_settings
@@ -53,6 +54,9 @@ class RoomView:
                 self.empty = ui.label('No messages yet. Say hello! Everyone who opens this link sees the '
                                       'conversation, and Claude\'s replies stream into every tab live.') \
                     .classes('self-center text-gray-500 py-8 text-center').props('data-testid=empty-room')
+                # loads the message component with the page: loading it with the first message would delay the
+                # composer's reset until after it, wiping what someone typed meanwhile
+                MessageBody(room=hub.room_id, msgid='', text='', streaming=False).classes('hidden')
                 self.first_shown = max(0, len(hub.messages) - PAGE_SIZE)
                 for message in hub.messages[self.first_shown:]:
                     self._add(message)
