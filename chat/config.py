@@ -40,7 +40,7 @@ class Settings:
     base_url: str | None = None
     """ANTHROPIC_BASE_URL: any Anthropic-compatible server."""
     max_message_chars: int = 100_000
-    """Longer messages are refused before they reach the store or the model."""
+    """Longer messages are refused before they reach the store or the model (env CHAT_MAX_MESSAGE_CHARS)."""
     max_tokens: int = 4096
     """Upper bound of one reply's length in tokens."""
     checkpoint_interval: float = 1.0
@@ -94,6 +94,9 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
         token = secrets.token_urlsafe(24)
     if token is not None and len(token) < 8:
         raise ConfigError('the access token must have at least 8 characters')
+    limit = env.get('CHAT_MAX_MESSAGE_CHARS', '100000').strip()
+    if not limit.isdigit() or int(limit) < 1:
+        raise ConfigError(f'CHAT_MAX_MESSAGE_CHARS must be a positive whole number, not {limit!r}')
     try:
         prices = {**DEFAULT_PRICES, **parse_prices(env.get('CHAT_PRICES', ''))}
     except ValueError as e:
@@ -113,6 +116,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
         api_key=env.get('ANTHROPIC_API_KEY') or None,
         base_url=env.get('ANTHROPIC_BASE_URL') or None,
         prices=prices,
+        max_message_chars=int(limit),
         naive_streaming=env.get('CHAT_NAIVE_STREAMING', '').strip().lower() in {'1', 'true', 'yes'},
     )
 
