@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ if str(ROOT) not in sys.path:
 
 from chat.config import Settings  # noqa: E402
 from chat.errors import ModelError  # noqa: E402
+from chat.hub import RoomHub  # noqa: E402
 from chat.llm import Turn  # noqa: E402
 
 
@@ -55,4 +57,12 @@ def model() -> ScriptedModel:
     return ScriptedModel()
 
 
-__all__ = ['ModelError', 'ScriptedModel']
+async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while hub._worker is not None:
+        assert time.monotonic() < deadline, 'the hub never finished its turns'
+        await asyncio.sleep(0.005)
+    await hub.flush()
+
+
+__all__ = ['ModelError', 'ScriptedModel', 'wait_idle']

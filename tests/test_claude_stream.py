@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from conftest import wait_idle
 from fake_anthropic import FakeAnthropic
 
 from chat.config import Settings
 from chat.events import RoomEvent
-from chat.hub import RoomHub
 from chat.llm import Claude
 from chat.models import Message, Status
 from chat.rooms import Rooms
@@ -183,14 +183,6 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> Non
     while not condition():
         assert time.monotonic() < deadline, 'condition not reached'
         await asyncio.sleep(0.002)
-
-
-async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while hub._worker is not None:
-        assert time.monotonic() < deadline, 'the hub never finished its turns'
-        await asyncio.sleep(0.005)
-    await hub.flush()
 
 
 async def test_a_refused_try_shows_retrying_on_the_reply_until_text_streams(rooms: Rooms, fake: FakeAnthropic) -> None:

@@ -6,12 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedModel
+from conftest import ScriptedModel, wait_idle
 
 from chat.config import Settings
 from chat.errors import MessageRejected, ModelError
 from chat.events import RoomEvent
-from chat.hub import RoomHub
 from chat.models import Message, Status
 from chat.rooms import Rooms
 from chat.store import RoomStore
@@ -19,14 +18,6 @@ from chat.store import RoomStore
 
 def make_rooms(settings: Settings, model: ScriptedModel, data_dir: Path | None = None) -> Rooms:
     return Rooms(RoomStore(data_dir), lambda _name: model, settings)
-
-
-async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while hub._worker is not None:
-        assert time.monotonic() < deadline, 'the hub never finished its turns'
-        await asyncio.sleep(0.005)
-    await hub.flush()
 
 
 async def test_messages_get_increasing_seq_and_reply_follows(settings: Settings, model: ScriptedModel) -> None:

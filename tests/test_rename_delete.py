@@ -5,8 +5,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedModel
-from test_hub import make_rooms, wait_idle
+from conftest import ScriptedModel, wait_idle
+from test_hub import make_rooms
 from test_room_users import app_users, send
 
 from chat.config import Settings

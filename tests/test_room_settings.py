@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import ScriptedModel
-from test_hub import make_rooms, wait_idle
+from conftest import ScriptedModel, wait_idle
+from test_hub import make_rooms
 from test_room_users import app_users, send
 
 from chat.config import Settings

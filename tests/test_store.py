@@ -17,13 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, ScriptedModel
+from conftest import ROOT, ScriptedModel, wait_idle
 
 import chat.store as store_module
 from chat.config import Settings
 from chat.errors import InvalidRoomId
 from chat.events import RoomEvent
-from chat.hub import RoomHub
 from chat.models import Message, Status
 from chat.rooms import Rooms
 from chat.store import AtomicJSONStorage, LoadedRoom, RoomFile, RoomStore, RoomWriter, atomic_write, read_json_file
@@ -70,12 +69,15 @@ def test_messages_round_trip_with_every_field_and_tricky_unicode(store: RoomStor
 
 
 def test_a_lone_surrogate_is_saved_rather_than_breaking_the_room(store: RoomStore) -> None:
-    """Text from a browser can hold a lone surrogate (JSON '\\ud83d'); it must not make the file unwritable."""
+    """Text from a browser can hold a lone surrogate (JSON '\\ud83d'); it must not make the file unwritable.
+
+    It is saved as written and read back as U+FFFD (models.well_formed), so pages can always encode it.
+    """
     room_file, _ = store.open('r1')
     broken = Message(id='u1', seq=1, role='user', content='half an emoji \ud83d!')
     room_file.save([broken])
     room_file.save([Message(id='u2', seq=2, role='user', content='next')])
-    assert [m.content for m in reopened(store).open('r1')[1].messages] == [broken.content, 'next']
+    assert [m.content for m in reopened(store).open('r1')[1].messages] == ['half an emoji \ufffd!', 'next']
 
 
 def test_save_upserts_by_seq(store: RoomStore) -> None:
@@ -466,14 +468,6 @@ def test_room_ids_ignore_corrupt_copies_temp_files_and_other_files(tmp_path: Pat
                  'notes.txt', '.gitkeep', 'has space.json', 'dot.ted.json', 'x.JSON'):
         (tmp_path / name).write_text('{}')
     assert RoomStore(tmp_path).room_ids() == ['a', 'b-2_c']
-
-
-async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while hub._worker is not None:
-        assert time.monotonic() < deadline, 'the hub never finished its turns'
-        await asyncio.sleep(0.005)
-    await hub.flush()
 
 
 def test_a_checkpoint_reencodes_only_what_changed_and_writes_the_change(tmp_path: Path) -> None:

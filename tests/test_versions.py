@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedModel
-from test_hub import make_rooms, wait_idle
+from conftest import ScriptedModel, wait_idle
+from test_hub import make_rooms
 
 from chat.config import Settings
 from chat.errors import MessageRejected
