@@ -166,6 +166,7 @@ def test_initial_text_renders_as_markdown(tab: Tab, server: Server) -> None:
     assert body.locator('b').count() == 0
     code = body.locator('pre code.language-python')
     assert code.inner_text().strip() == 'print("hi")'
+    assert code.locator('span.hljs-built_in, span.hljs-string').count() >= 2, 'highlighted by its language'
     link = body.locator('a', has_text='site')
     assert link.get_attribute('href') == 'https://example.invalid/a'
     assert link.get_attribute('target') == '_blank'
@@ -384,3 +385,17 @@ def test_hostile_streamed_text_is_harmless(tab: Tab, server: Server) -> None:
     tab.wait_shown('s0', '<script>window.__pwned = 1</script>')
     tab.page.wait_for_timeout(200)  # let the last throttled renders happen
     assert_harmless(tab, msgids)
+
+
+def test_highlighted_code_stays_text(tab: Tab, server: Server) -> None:
+    """Highlighting writes escaped spans only: markup inside a fenced block is shown, never built."""
+    text = ('```html\n<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>\n```\n\n'
+            '```nosuchlang\nplain\n```')
+    server.setup({'msgid': 'h1', 'room': 'r1', 'text': text, 'streaming': False})
+    open_room(tab, server, 'r1')
+    body = tab.page.locator(tab.body('h1'))
+    wait_for(lambda: body.locator('code.language-html span').count() > 0, 5, 'html highlighted')
+    assert '<script>window.__pwned=1</script>' in body.locator('code.language-html').inner_text()
+    assert body.locator('img, script').count() == 0
+    assert body.locator('code.language-nosuchlang').inner_text().strip() == 'plain'
+    assert tab.page.evaluate('window.__pwned') is None

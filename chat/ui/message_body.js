@@ -5,6 +5,9 @@
 // so `chat/ui/lib/marked.esm.js` is importable as "marked" (see message_body.py). "dompurify" is NiceGUI's own entry.
 import { Marked } from "marked";
 import createDOMPurify from "dompurify";
+import hljs from "hljs";
+
+hljs.configure({ ignoreUnescapedHTML: true });
 
 // A streamed delta shows at once as plain text (see showAtOnce); the markdown render that replaces it is spaced out by
 // its cost: the next render of a message waits until RENDER_SHARE times the cost of the last one has passed since that
@@ -105,6 +108,7 @@ function finishFragment(fragment) {
     a.setAttribute("rel", LINK_REL);
   }
   for (const pre of fragment.querySelectorAll("pre")) {
+    highlight(pre.querySelector("code"));
     const box = doc.createElement("div");
     box.className = "rb-code";
     const button = doc.createElement("button");
@@ -116,6 +120,18 @@ function finishFragment(fragment) {
     box.append(button, pre);
   }
   return fragment;
+}
+
+// Fenced code with a known language gets highlight.js colours. It reads the code's text and writes only
+// escaped text in <span class="hljs-..."> elements, so the sanitised fragment stays safe.
+function highlight(code) {
+  const language = /(?:^|\s)language-([\w+#-]+)/.exec(code?.className ?? "")?.[1];
+  if (!language || !hljs.getLanguage(language)) return;
+  try {
+    hljs.highlightElement(code);
+  } catch (error) {
+    console.warn("message_body: highlighting failed", error);
+  }
 }
 
 function renderMarkdown(source) {
