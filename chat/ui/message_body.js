@@ -41,6 +41,64 @@ const markdown = new Marked({
   },
 });
 
+// Math: $...$ inside text and $$...$$ blocks become placeholders holding the TeX as text; after sanitising,
+// KaTeX (loaded only when a message has math) turns them into MathML. "$5 and $10" stays text, like in Pandoc:
+// no blank after the opening $, none before the closing one, and no digit right after it.
+const INLINE_MATH = /^\$(?=[^\s$])((?:\\.|[^\\$\n])*?[^\s\\$]|[^\s$])\$(?!\d)/;
+const BLOCK_MATH = /^\$\$([\s\S]+?)\$\$[ \t]*(?:\n|$)/;
+const firstIndex = (index) => (index >= 0 ? index : undefined);
+markdown.use({
+  extensions: [
+    {
+      name: "mathBlock",
+      level: "block",
+      start: (src) => firstIndex(src.indexOf("$$")),
+      tokenizer(src) {
+        const match = BLOCK_MATH.exec(src);
+        if (match) return { type: "mathBlock", raw: match[0], text: match[1].trim() };
+      },
+      renderer: (token) => `<div class="rb-math rb-math-block">${escapeHtml(token.text)}</div>\n`,
+    },
+    {
+      name: "mathInline",
+      level: "inline",
+      start: (src) => firstIndex(src.indexOf("$")),
+      tokenizer(src) {
+        const match = INLINE_MATH.exec(src);
+        if (match) return { type: "mathInline", raw: match[0], text: match[1] };
+      },
+      renderer: (token) => `<span class="rb-math">${escapeHtml(token.text)}</span>`,
+    },
+  ],
+});
+
+let katex = null;
+let katexLoading = null;
+function typeset(element) {
+  if (!katex) {
+    katexLoading ??= import("katex").then((module) => {
+      katex = module.default;
+      for (const instances of window.roomsBodies?.values() ?? []) for (const body of instances) body.renderAgain();
+    });
+    return;
+  }
+  try {
+    // output "mathml": no fonts or stylesheet to load; trust off: no \href, \url or \htmlClass
+    element.innerHTML = katex.renderToString(element.textContent, {
+      displayMode: element.classList.contains("rb-math-block"),
+      output: "mathml",
+      throwOnError: false,
+      trust: false,
+      strict: "ignore",
+      maxSize: 50,
+      maxExpand: 500,
+    });
+    element.classList.add("rb-math-done");
+  } catch (error) {
+    console.warn("message_body: math failed", error);
+  }
+}
+
 // Our own DOMPurify instance: hooks and settings here must not leak into NiceGUI's shared default instance.
 const purify = createDOMPurify(window);
 
@@ -107,6 +165,7 @@ function finishFragment(fragment) {
     a.setAttribute("target", "_blank");
     a.setAttribute("rel", LINK_REL);
   }
+  for (const math of fragment.querySelectorAll(".rb-math")) typeset(math);
   for (const pre of fragment.querySelectorAll("pre")) {
     highlight(pre.querySelector("code"));
     const box = doc.createElement("div");
@@ -523,6 +582,12 @@ export default {
       this.renderedUpTo = withoutTrailingSpace(this.current);
       this.$el.dispatchEvent(new CustomEvent("rooms:rendered", { bubbles: true }));
       this.renderCost = performance.now() - started;
+    },
+    renderAgain() {
+      // KaTeX arrived: finished blocks were cached with their math still as TeX
+      for (const old of this.doneBlocks.splice(0)) for (const node of old.nodes) node.remove();
+      this.tailSource = null;
+      this.render();
     },
     async onClick(event) {
       const button = event.target.closest?.(".rb-copy");
