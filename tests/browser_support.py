@@ -141,3 +141,4 @@ def reply_text(page: Page, index: int = -1) -> str:
     bodies = page.locator('[data-testid=message][data-role=assistant] [data-testid=message-content]')
     count = bodies.count()
     return bodies.nth(index if index >= 0 else count + index).inner_text() if count else ''
+

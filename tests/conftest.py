@@ -1,10 +1,10 @@
-"""Shared fixtures: settings on a temp data dir, a scripted fake model, hubs without any UI."""
+"""Shared fixtures: settings on a temp data dir, a scripted fake model, and the end-to-end app, API fake and browser."""
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from browser_support import AppProcess, chromium, running_app  # noqa: E402
+from fake_anthropic import FakeAnthropic  # noqa: E402
+from playwright.sync_api import Browser  # noqa: E402
 
 from chat.config import Settings  # noqa: E402
 from chat.errors import ModelError  # noqa: E402
@@ -63,6 +67,28 @@ async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
         assert time.monotonic() < deadline, 'the hub never finished its turns'
         await asyncio.sleep(0.005)
     await hub.flush()
+
+
+# Module-scoped fixtures of the end-to-end tests (a module may define its own of the same name instead).
+@pytest.fixture(scope='module')
+def fake() -> Iterator[FakeAnthropic]:
+    """A loopback fake of the Anthropic API, in its own thread."""
+    with FakeAnthropic.in_thread() as server:
+        yield server
+
+
+@pytest.fixture(scope='module')
+def app(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    """`python main.py` talking to the fake API, on a fresh data dir."""
+    env = {'ANTHROPIC_API_KEY': 'sk-test-secret', 'ANTHROPIC_BASE_URL': fake.base_url}
+    with running_app(tmp_path_factory.mktemp('e2e') / 'data', env=env) as process:
+        yield process
+
+
+@pytest.fixture(scope='module')
+def browser() -> Iterator[Browser]:
+    with chromium() as instance:
+        yield instance
 
 
 __all__ = ['ModelError', 'ScriptedModel', 'wait_idle']

@@ -8,12 +8,11 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from browser_support import AppProcess, chromium, running_app
+from browser_support import AppProcess
 from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, Page
 
@@ -37,24 +36,6 @@ BAD_IDS = ['a%2Fb', '%2F', '..', '.', '%2e%2e', '..%2F..%2Fescape', '%2e%2e%2f%2
            'escape.json', 'a%0Ab', '%252e%252e']
 """Room ids outside ^[A-Za-z0-9_-]{1,64}$, as they appear in a request line (percent-encoded where needed)."""
 
-
-@pytest.fixture(scope='module')
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic.in_thread() as server:
-        yield server
-
-
-@pytest.fixture(scope='module')
-def app(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    env = {'ANTHROPIC_API_KEY': 'sk-test', 'ANTHROPIC_BASE_URL': fake.base_url}
-    with running_app(tmp_path_factory.mktemp('unicode') / 'data', env=env) as process:
-        yield process
-
-
-@pytest.fixture(scope='module')
-def browser() -> Iterator[Browser]:
-    with chromium() as instance:
-        yield instance
 
 
 def test_unicode_round_trip_through_store_api_and_tabs(app: AppProcess, fake: FakeAnthropic,

@@ -4,35 +4,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import ROOT, AppProcess, chromium, open_room, reply_text, running_app, send
+from browser_support import ROOT, AppProcess, open_room, reply_text, running_app, send
 from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
 REPLY_JS = "document.querySelector('[data-testid=message][data-role=assistant]')"
 
-
-@pytest.fixture(scope='module')
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic.in_thread() as server:
-        yield server
-
-
-@pytest.fixture(scope='module')
-def app(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    env = {'ANTHROPIC_API_KEY': 'sk-test-secret', 'ANTHROPIC_BASE_URL': fake.base_url}
-    with running_app(tmp_path_factory.mktemp('e2e') / 'data', env=env) as process:
-        yield process
-
-
-@pytest.fixture(scope='module')
-def browser() -> Iterator[Browser]:
-    with chromium() as instance:
-        yield instance
 
 
 def normalized(text: str) -> str:

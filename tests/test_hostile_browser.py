@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pytest
-from browser_support import AppProcess, chromium, running_app
+from browser_support import AppProcess
 from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, BrowserContext, Page
 
@@ -170,24 +170,6 @@ class Session:
         self.tabs.append(tab)
         return tab
 
-
-@pytest.fixture(scope='module')
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic.in_thread() as server:
-        yield server
-
-
-@pytest.fixture(scope='module')
-def app(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    env = {'ANTHROPIC_API_KEY': 'sk-test', 'ANTHROPIC_BASE_URL': fake.base_url}
-    with running_app(tmp_path_factory.mktemp('hostile') / 'data', env=env) as process:
-        yield process
-
-
-@pytest.fixture(scope='module')
-def browser() -> Iterator[Browser]:
-    with chromium() as instance:
-        yield instance
 
 
 @pytest.fixture

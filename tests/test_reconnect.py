@@ -12,14 +12,14 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from browser_support import AppProcess, chromium, running_app
+from browser_support import AppProcess
 from fake_anthropic import FakeAnthropic, parse_words
 from nicegui import Client, core, ui
 from nicegui.nicegui import _on_handshake
@@ -167,24 +167,6 @@ class Tab:
     def stop_visible(self) -> bool:
         return self.page.locator('[data-testid=stop]').is_visible()
 
-
-@pytest.fixture(scope='module')
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic.in_thread() as server:
-        yield server
-
-
-@pytest.fixture(scope='module')
-def app(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    env = {'ANTHROPIC_API_KEY': 'sk-test', 'ANTHROPIC_BASE_URL': fake.base_url}
-    with running_app(tmp_path_factory.mktemp('reconnect') / 'data', env=env) as process:
-        yield process
-
-
-@pytest.fixture(scope='module')
-def browser() -> Iterator[Browser]:
-    with chromium() as instance:
-        yield instance
 
 
 def open_tab(browser: Browser, url: str) -> Tab:
