@@ -54,8 +54,9 @@ def register(app: FastAPI, rooms: Rooms) -> None:
     @app.post('/api/rooms/import')
     async def import_room(request: Request) -> Response:
         try:
-            messages = await run_in_threadpool(transfer.parse_export, await limited_body(request))
-            room_id = await rooms.import_room(messages)
+            body = await limited_body(request)
+            messages = await run_in_threadpool(transfer.parse_export, body)
+            room_id = await rooms.import_room(messages, transfer.export_title(body))
         except ImportRejected as e:
             return JSONResponse({'error': str(e)}, status_code=413 if isinstance(e, ImportTooLarge) else 400)
         except OSError as e:

@@ -79,7 +79,7 @@ class Rooms:
         found += [hub.summary() for hub in self._hubs.values() if hub.messages]
         return sorted(found, key=lambda s: s.updated_at, reverse=True)
 
-    async def import_room(self, messages: list[Message]) -> str:
+    async def import_room(self, messages: list[Message], title: str | None = None) -> str:
         """Create a room with a fresh id holding `messages` (checked, seq 1..n, see transfer.py); returns the id.
 
         The file is written before any hub of the room exists, while the id is reserved (a tab asking for it
@@ -102,6 +102,8 @@ class Rooms:
             reserved.exception()  # retrieved: waiters get it through their await
             raise
         reserved.set_result(hub)
+        if title:
+            hub.configure(title=title)
         return room_id
 
     async def search(self, query: str, limit: int = SEARCH_LIMIT) -> SearchResult:

@@ -61,6 +61,13 @@ def too_large(size: int) -> ImportTooLarge:
     return ImportTooLarge(f'The file has {size / mb:.1f} MB; the limit is {MAX_IMPORT_BYTES // mb} MB.')
 
 
+def export_title(data: bytes | str) -> str | None:
+    """The room title an export carries, if any (call after parse_export accepted the same data)."""
+    document = json.loads(data.decode('utf-8-sig') if isinstance(data, bytes) else data)
+    title = document.get('title') if isinstance(document, dict) else None
+    return title.strip()[:200] or None if isinstance(title, str) else None
+
+
 def parse_export(data: bytes | str) -> list[Message]:
     """The messages of an export, checked field by field and numbered 1..n in their order.
 

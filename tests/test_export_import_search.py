@@ -94,6 +94,8 @@ async def test_export_json_round_trips_through_import_into_a_new_room(
     assert [m['status'] for m in imported] == ['complete', 'stopped', 'complete', 'error', 'complete', 'interrupted']
     assert imported[0]['content'] == UNICODE and imported[0]['author'] == 'Ann'
     assert imported[2]['content'] == 'lone surrogate \ufffd kept'
+    copy = rooms.open_hub(new_id)
+    assert copy is not None and copy.summary().title == export['title'], 'the exported title comes along'
 
     again = await http.post('/api/rooms/import', content=response.content)
     assert again.json()['room'] not in {new_id, 'source'}, 'every import makes a new room'

@@ -10,7 +10,7 @@ from nicegui import events, run, ui
 from ..config import Settings
 from ..models import RoomSummary
 from ..rooms import Rooms
-from ..transfer import MAX_IMPORT_BYTES, ImportRejected, parse_export, too_large
+from ..transfer import MAX_IMPORT_BYTES, ImportRejected, export_title, parse_export, too_large
 from .search_panel import SearchPanel
 from .theme import frame
 
@@ -101,8 +101,9 @@ def import_control(rooms: Rooms) -> None:
         try:
             if event.file.size() > MAX_IMPORT_BYTES:
                 raise too_large(event.file.size())
-            messages = await run.io_bound(parse_export, await event.file.read())
-            room_id = await rooms.import_room(messages)
+            data = await event.file.read()
+            messages = await run.io_bound(parse_export, data)
+            room_id = await rooms.import_room(messages, export_title(data))
         except ImportRejected as e:
             ui.notify(f'Nothing was imported from {event.file.name}: {e}', type='negative', multi_line=True,
                       close_button=True, timeout=0)

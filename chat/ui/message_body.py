@@ -9,7 +9,8 @@ from __future__ import annotations
 from nicegui import ui
 
 
-class MessageBody(ui.element, component='message_body.js', dependencies=['lib/marked.esm.js', 'lib/hljs.js', 'lib/katex.js']):
+class MessageBody(ui.element, component='message_body.js',
+                  dependencies=['lib/marked.esm.js', 'lib/hljs.js', 'lib/katex.js']):
     """The body of one message; its `text` prop is the full text at render time, deltas stream in on their own.
 
     How `marked` is served: `dependencies=['lib/marked.esm.js']` registers the file as a NiceGUI library, served
