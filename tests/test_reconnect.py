@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from browser_support import AppProcess
 from fake_anthropic import FakeAnthropic, parse_words
-from nicegui import Client, core, ui
+from nicegui import Client
 from nicegui.nicegui import _on_handshake
-from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
-from nicegui.testing.user import User
 from playwright.sync_api import Browser, BrowserContext, Page
+from test_room_users import simulated_app
 
-from chat.app import build
-from chat.config import Settings, prepare_data_dir
-from chat.rooms import Rooms
+from chat.config import Settings
 from chat.ui.presence import PRESENCE
 
 REPLY = "document.querySelector('[data-testid=message][data-role=assistant]')"
@@ -39,30 +33,6 @@ BROWSER_TABS = 10
 
 
 # in-process: subscribers counted in the hub --------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def simulated_app(settings: Settings) -> AsyncIterator[tuple[Rooms, Callable[[], User]]]:
-    """The real app (pages, API, hubs) in NiceGUI's user simulation; yields a factory of users."""
-    with nicegui_reset_globals():
-        os.environ['NICEGUI_USER_SIMULATION'] = 'true'
-        try:
-            rooms = build(settings)
-            prepare_data_dir(settings.data_dir)
-            prepare_simulation()  # reconnect_timeout=3.0, NiceGUI's default
-            ui.run(storage_secret='test secret')
-            async with core.app.router.lifespan_context(core.app):
-                clients: list[httpx.AsyncClient] = []
-
-                def new_user() -> User:
-                    client = httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test')
-                    clients.append(client)
-                    return User(client)
-                yield rooms, new_user
-                for client in clients:
-                    await client.aclose()
-        finally:
-            os.environ.pop('NICEGUI_USER_SIMULATION', None)
 
 
 async def test_tabs_opening_and_closing_during_a_reply_leave_no_subscribers(tmp_path: Path,
