@@ -14,7 +14,7 @@ from conftest import ScriptedModel, wait_idle
 import chat.store as store_module
 from chat.config import Settings
 from chat.errors import InvalidRoomId
-from chat.models import Message, Status
+from chat.models import Message, RoomSettings, Status
 from chat.rooms import Rooms
 from chat.store import RoomFile, RoomStore, RoomWriter, atomic_write
 
@@ -204,8 +204,9 @@ def test_room_ids_ignore_corrupt_copies_temp_files_and_other_files(tmp_path: Pat
     assert RoomStore(tmp_path).room_ids() == ['a', 'b-2_c']
 
 
-def test_a_checkpoint_reencodes_only_what_changed_and_writes_the_change(tmp_path: Path) -> None:
-    """The per-document JSON cache must notice in-place changes (TinyDB updates documents in place)."""
+def test_a_checkpoint_reencodes_only_what_changed_and_writes_the_change(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-document JSON cache must drop what changed (TinyDB updates documents in place) and only that."""
     room_file, _ = RoomStore(tmp_path).open('cached')
     messages = [Message(id=f'm{i}', seq=i, role='user', content=f'text {i}') for i in range(1, 50)]
     room_file.save(messages)
@@ -214,3 +215,19 @@ def test_a_checkpoint_reencodes_only_what_changed_and_writes_the_change(tmp_path
     room_file.save([messages[10]])
     reloaded = RoomStore(tmp_path).open('cached')[1].messages
     assert [(m.content, m.status) for m in reloaded] == [(m.content, m.status) for m in messages]
+
+    room_file, _ = RoomStore(tmp_path).open('cached')  # the cache now comes from reading the file
+    encoded: list[str] = []
+    real_encode = store_module.encode_document
+    monkeypatch.setattr(store_module, 'encode_document', lambda key, doc, **kw: encoded.append(key) or
+                        real_encode(key, doc, **kw))
+    messages[20].content = 'a checkpoint'
+    room_file.save([messages[20]])
+    room_file.delete([5, 6])
+    room_file.save_settings(RoomSettings(title='Cached'))
+    assert sorted(encoded) == ['1', '21']  # the settings document and message 21, nothing else
+    store = RoomStore(tmp_path)
+    reloaded = store.open('cached')[1].messages
+    expected = [m for m in messages if m.seq not in {5, 6}]
+    assert [(m.seq, m.content, m.status) for m in reloaded] == [(m.seq, m.content, m.status) for m in expected]
+    assert store.open('cached')[0].load_settings().title == 'Cached'
