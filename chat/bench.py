@@ -41,8 +41,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--quick', action='store_true', help='a fast check: 1 and 4 tabs, 200-word replies')
     parser.add_argument('--json', type=Path, help='also write the results as JSON to this file')
     parser.add_argument('--modes', default=','.join(MODES), help='which of rooms,naive to run (default both)')
+    parser.add_argument('--tabs', help='tab counts to run instead of the plan\'s, e.g. 20 or 1,4')
+    parser.add_argument('--no-big-room', action='store_true', help='skip the 10,000-message room')
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
+    if args.tabs:
+        plan.tab_counts = tuple(int(n) for n in args.tabs.split(','))
+    plan.big_room = not args.no_big_room
     modes = [m for m in args.modes.split(',') if m in MODES]
     results: dict[str, Any] = {'plan': plan.__dict__, 'rate_words_per_s': RATE, 'cpus': os.cpu_count(), 'modes': {}}
     with tempfile.TemporaryDirectory(prefix='rooms-bench-') as temp, FakeProcess() as fake, \
@@ -69,6 +74,7 @@ class Plan:
         self.long_words = long_words
         """Length of the second reply at 4 tabs (bytes per char must stay flat), or None."""
         self.startup_repeats = startup_repeats
+        self.big_room = True
 
     @classmethod
     def full(cls) -> Plan:
@@ -104,7 +110,8 @@ def run_mode(mode: str, bench: Bench) -> dict[str, Any]:
         for n in bench.plan.tab_counts:
             found = attempt(f'{n} tab(s)', lambda n=n: tab_runs(bench, app, n))
             result['runs'].update({f'n{n}_failed': found} if 'error' in found else found)
-        result['big_room'] = attempt('the 10k-message room', lambda: big_room(bench, app))
+        if bench.plan.big_room:
+            result['big_room'] = attempt('the 10k-message room', lambda: big_room(bench, app))
     finally:
         app.stop()
     result['load_average_after'] = os.getloadavg()[0]

@@ -118,12 +118,22 @@ class Claude:
                 on_retry(f'{reason}; trying again ({attempts} of {self.max_retries})…')
         token = _retry_listener.set(count_retry)
         try:
-            async with self._client.messages.stream(model=self.name, max_tokens=max_tokens or self.max_tokens,
-                                                    system=system, messages=messages) as stream:
-                async for text in stream.text_stream:
-                    yield text
-                if on_usage is not None:
-                    on_usage(usage_of((await stream.get_final_message()).usage))
+            # The raw event stream, not `messages.stream()`: that helper rebuilds a snapshot of the whole message
+            # at every event, which costs about as much CPU again per word as reading the event does.
+            stream = await self._client.messages.create(model=self.name, max_tokens=max_tokens or self.max_tokens,
+                                                        system=system, messages=messages, stream=True)
+            usage: Any = None
+            async with stream:
+                async for event in stream:
+                    if event.type == 'content_block_delta':
+                        if event.delta.type == 'text_delta':
+                            yield event.delta.text
+                    elif event.type == 'message_start':
+                        usage = event.message.usage
+                    elif event.type == 'message_delta' and usage is not None:
+                        usage = merged_usage(usage, event.usage)
+            if on_usage is not None and usage is not None:
+                on_usage(usage_of(usage))
         except anthropic.APIError as e:
             raise ModelError(explain_api_error(e, self.base_url), retryable=_retryable(e)) from e
         except httpx2.TimeoutException as e:  # raw, once the stream has started
@@ -163,6 +173,13 @@ def cached_messages(turns: Sequence[Turn]) -> list[Any]:
             message['content'][-1]['cache_control'] = {'type': 'ephemeral'}
             break
     return messages
+
+
+def merged_usage(start: Any, delta: Any) -> Any:
+    """The usage of `message_start` updated with the counts a `message_delta` carries (output tokens, at least)."""
+    names = ('input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens')
+    counts = {name: value for name in names if (value := getattr(delta, name, None)) is not None}
+    return start.model_copy(update=counts)
 
 
 def usage_of(usage: Any) -> Usage:

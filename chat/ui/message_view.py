@@ -61,6 +61,7 @@ class MessageView:
             self.error = ui.label().classes('msg-error').props('data-testid=error')
             self.left_out = ui.label().classes('text-xs text-gray-500 italic').props('data-testid=context-notice')
             self.actions = ui.row().classes('gap-2')
+        self._actions_shown: tuple[object, ...] | None = None
         self.refresh(message, is_last=is_last)
 
     def refresh(self, message: Message, *, is_last: bool) -> None:
@@ -77,6 +78,10 @@ class MessageView:
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
+        actions = self._wanted_actions(message, is_last)
+        if actions == self._actions_shown:
+            return  # a status change elsewhere in the room must not rebuild these buttons in every tab
+        self._actions_shown = actions
         self.actions.clear()
         if message.status == Status.STREAMING:
             return
@@ -92,6 +97,12 @@ class MessageView:
                     self._button('Continue', 'play_arrow', 'continue', lambda: self._intents.resume(self.message))
             elif message.role == 'assistant' and is_last:
                 self._button('Regenerate', 'autorenew', 'regenerate', lambda: self._intents.regenerate(self.message))
+
+    @staticmethod
+    def _wanted_actions(message: Message, is_last: bool) -> tuple[object, ...]:
+        """Everything the action buttons depend on: they are rebuilt only when this changes."""
+        return (message.status == Status.STREAMING, len(message.versions), message.version, message.role,
+                message.can_resume, bool(message.content.strip()), is_last)
 
     def _button(self, text: str, icon: str, testid: str, action: Callable[[], None]) -> None:
         ui.button(text, icon=icon, on_click=action).props(f'flat dense no-caps size=sm data-testid={testid}') \
