@@ -9,6 +9,7 @@ event-loop stall while a reply streams into it, and start-up time. Progress goes
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import math
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
         plan.tab_counts = tuple(int(n) for n in args.tabs.split(','))
     plan.big_room = not args.no_big_room
     modes = [m for m in args.modes.split(',') if m in MODES]
-    results: dict[str, Any] = {'plan': plan.__dict__, 'rate_words_per_s': RATE, 'cpus': os.cpu_count(), 'modes': {}}
+    results: dict[str, Any] = {'plan': plan.__dict__, 'rate_words_per_s': RATE, 'cpus': os.cpu_count(), 'modes': {},
+                               'wake_cost_us': wake_cost_us()}
+    progress(f'an idle asyncio wake-up costs {results["wake_cost_us"]:.0f} µs of CPU on this machine')
     with tempfile.TemporaryDirectory(prefix='rooms-bench-') as temp, FakeProcess() as fake, \
             chromium() as browser:
         work = Path(temp)
@@ -172,12 +175,13 @@ def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *
     progress(f'{len(tabs)} tab(s), {words} words at {RATE:.0f}/s' + (', counting bytes' if count_bytes else ''))
     for tab in tabs:
         tab.arm(count_bytes)
-    cpu_before = app.cpu_seconds()
+    cpu_before, browser_before, started = app.cpu_seconds(), browser_cpu_seconds(), time.monotonic()
     bench.fake.enqueue_words(words, RATE)
     tabs[0].send('go')
     timeout_ms = words / RATE * 1000 + 60_000
     complete = [tab.wait_words(words, timeout_ms) for tab in tabs]
     cpu = app.cpu_seconds() - cpu_before
+    browser_cpu, wall = browser_cpu_seconds() - browser_before, time.monotonic() - started
     if after_reply is not None:
         after_reply()
     for tab in tabs:
@@ -204,6 +208,8 @@ def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *
         if count_bytes else None,
         'ws_frames_per_tab': sum(t.frames for t in tabs) / len(tabs) if count_bytes else None,
         'cpu_s': cpu, 'cpu_us_per_word_per_tab': cpu / words / len(tabs) * 1e6,
+        'browser_cpu_s': browser_cpu, 'browser_cpus_busy': browser_cpu / wall,
+        'browser_cpu_us_per_word_per_tab': browser_cpu / words / len(tabs) * 1e6,
         'clock_skew_ms': max(abs(t.clock_skew_ms()) for t in tabs),
         'page_errors': [e for t in tabs for e in t.errors][:5],
         'tab_reloads': sum(t.loads - t.loads_when_armed for t in tabs),
@@ -213,6 +219,8 @@ def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *
              f'(on the socket: p50 {result["transport"]["p50_ms"]:.1f}, p99 {result["transport"]["p99_ms"]:.1f}), '
              + (f'{result["ws_bytes_per_char_per_tab"]:.1f} B/char/tab, ' if count_bytes else '')
              + f'{result["cpu_us_per_word_per_tab"]:.0f} µs/word/tab'
+             + f' (Chromium: {result["browser_cpu_us_per_word_per_tab"]:.0f} µs/word/tab, '
+               f'{result["browser_cpus_busy"]:.1f} CPUs busy)'
              + (f', {missing} word views missing' if missing else '')
              + (f', {result["tab_reloads"]} tab reloads' if result['tab_reloads'] else ''))
     return result
@@ -277,6 +285,29 @@ class HealthPoller:
             self.worst_ms = max(self.worst_ms, (time.perf_counter() - started) * 1000)
             self.count += 1
             self._stop.wait(self.interval)
+
+
+def browser_cpu_seconds() -> float:
+    """CPU time used so far by every Chromium process on this machine (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            name, fields = text[text.index('(') + 1:text.rindex(')')], text[text.rindex(')') + 2:].split()
+            if 'chrom' in name.lower():
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 0.0
+
+
+def wake_cost_us(wakes: int = 200) -> float:
+    """CPU time an idle asyncio loop spends per timer wake-up on this machine: a floor under every per-word cost,
+    which differs widely between machines (sandboxed or virtualised kernels make system calls dear)."""
+    async def sleeper() -> float:
+        started = time.process_time()
+        for _ in range(wakes):
+            await asyncio.sleep(0.005)
+        return (time.process_time() - started) / wakes * 1e6
+    return asyncio.run(sleeper())
 
 
 def parse_words(text: str) -> list[tuple[int, float]]:

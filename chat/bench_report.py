@@ -59,6 +59,8 @@ ROWS = [
     Row('server CPU/word/tab, 4 tabs', run(short(4), 'cpu_us_per_word_per_tab'), 'µs', 100),
     Row('server CPU/word/tab, 4 tabs, long reply', run(long, 'cpu_us_per_word_per_tab'), 'µs', 100),
     Row('server CPU/word/tab, 20 tabs', run(short(20), 'cpu_us_per_word_per_tab'), 'µs'),
+    Row('Chromium CPU/word/tab, 4 tabs', run(short(4), 'browser_cpu_us_per_word_per_tab'), 'µs'),
+    Row('Chromium CPUs busy, 20 tabs', run(short(20), 'browser_cpus_busy'), 'CPUs'),
     Row('10k-message room: open, cold', big('open_cold_ms'), 'ms', 1000, strict=True),
     Row('10k-message room: open, warm', big('open_warm_ms'), 'ms', 1000, strict=True),
     Row('10k room: max event-loop stall', big('max_stall_ms'), 'ms', 50),
@@ -95,6 +97,9 @@ def table(results: dict[str, Any]) -> str:
     loads = ', '.join(f'{n} {modes[n].get("load_average_before", 0):.1f}' for n in names)
     text.append(f'\n{words} at {results["rate_words_per_s"]:.0f} words/s; {results["cpus"]} CPUs; '
                 f'load average before each run: {loads}.')
+    if results.get('wake_cost_us'):
+        text.append(f'An idle asyncio wake-up (a sleep that ends) costs {results["wake_cost_us"]:.0f} µs of CPU '
+                    'on this machine: the floor under every per-word cost.')
     return '\n'.join(text)
 
 

@@ -40,6 +40,10 @@ MESSAGES = 'messages'
 SETTINGS = 'settings'
 SETTINGS_DOC = 1
 StorageFactory = Callable[[Path], Storage]
+YIELD_EVERY = 200
+YIELD_SECONDS = 0.0005
+"""While encoding many documents, the writer thread sleeps this long every YIELD_EVERY of them. Without it the event
+loop gets the GIL only every 5 ms (sys.getswitchinterval) and waits that long again after each socket write."""
 
 
 class AtomicJSONStorage(Storage):
@@ -49,7 +53,7 @@ class AtomicJSONStorage(Storage):
     operations costs one file write. `flush` writes a temp file in the same directory, fsyncs it,
     renames it over the old file and fsyncs the directory: a crash leaves the old or the new file.
 
-    The JSON of every document is kept from the last write; `changed` names the documents to encode
+    The JSON of every document is kept from the first write on; `changed` names the documents to encode
     again. A checkpoint of a reply in a room of 10,000 messages thus encodes one document and joins
     cached strings: little work under the GIL, so the event loop is not starved while the writer runs.
     """
@@ -64,9 +68,6 @@ class AtomicJSONStorage(Storage):
     def read(self) -> dict[str, Any] | None:
         if self._data is None:
             self._data = read_json_file(self.path)
-            if self._data is not None:  # encoded now, while the room opens, not at the first checkpoint
-                self._encoded = {name: {key: encode_document(key, doc) for key, doc in docs.items()}
-                                 for name, docs in self._data.items()}
         return self._data
 
     def write(self, data: dict[str, Any]) -> None:
@@ -130,10 +131,14 @@ def dump_tables(data: dict[str, Any], *, ensure_ascii: bool = False,
         else:
             known = cache.setdefault(name, {})
             parts = []
+            fresh = 0
             for key, doc in docs.items():
                 encoded = known.get(key)
                 if encoded is None:
                     encoded = known[key] = encode_document(key, doc)
+                    fresh += 1
+                    if fresh % YIELD_EVERY == 0:  # the first write of a long room encodes it all: let the loop run
+                        time.sleep(YIELD_SECONDS)
                 parts.append(encoded)
             body = ','.join(parts)
         tables.append(f'{json.dumps(name)}:{{{body}}}')

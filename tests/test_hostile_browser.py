@@ -18,6 +18,8 @@ from browser_support import AppProcess
 from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from chat.ui.room_page import PAGE_SIZE
+
 pytestmark = pytest.mark.browser
 
 HUGE = '<b>' + 'A' * 30_000 + '<img src=x onerror="window.__pwned=\'huge\';alert(\'huge\')"> ' + 'B' * 20_000
@@ -98,8 +100,8 @@ HOSTILE_TITLES = [
     '"><iframe src=javascript:alert(1)> &lt;escaped&gt;',
 ]
 """Room titles the model suggests (at most 80 characters, as the app keeps them)."""
-ROOM_TEXTS = 24
-"""User messages per room: with the replies, well under the 50 messages a room page shows at first."""
+ROOM_TEXTS = PAGE_SIZE // 2
+"""User messages per room: with their replies, as many messages as a room page shows at first."""
 
 # Installed in every page before its own scripts. Records anything forbidden that enters a message body, at once.
 WATCHER = r'''
@@ -192,7 +194,7 @@ def test_hostile_user_messages_are_shown_as_text_and_never_run(app: AppProcess, 
                                                               session: Session) -> None:
     """Each payload starts a message of its own once, then they come in batches; the fake echoes them back.
 
-    The texts are spread over a few rooms so that every message of a room is on its page (a page shows the last 50).
+    The texts are spread over a few rooms so that every message of a room is on its first page.
     """
     short = [p for p in HOSTILE if p is not HUGE]
     batches = [' '.join(short[i:i + 14]) for i in range(0, len(short), 14)]  # inline

@@ -18,6 +18,7 @@ from chat.config import Settings, prepare_data_dir
 from chat.models import Message, Status
 from chat.rooms import Rooms
 from chat.ui.message_body import MessageBody
+from chat.ui.room_page import PAGE_SIZE
 
 
 @asynccontextmanager
@@ -106,15 +107,17 @@ async def test_long_room_opens_with_the_latest_messages_and_loads_earlier_on_dem
         hub._append(Message(id=f'm{index}', seq=index + 1, role='user', content=f'message number {index}'))
     user = new_user()
     await user.open('/room/long')
+    first = 120 - PAGE_SIZE
     await user.should_see('message number 119')
-    await user.should_not_see('message number 69')
+    await user.should_see(f'message number {first}')
+    await user.should_not_see(f'message number {first - 1}')
     user.find(marker='load-earlier').click()
-    await user.should_see('message number 20')
-    await user.should_not_see('message number 19')
+    await user.should_see(f'message number {first - PAGE_SIZE}')
+    await user.should_not_see(f'message number {first - PAGE_SIZE - 1}')
     assert user.client is not None
     bodies = [e for e in user.client.layout.descendants() if isinstance(e, MessageBody)]
     shown = [body.props['msgid'] for body in bodies if body.props['msgid']]
-    assert shown == [f'm{i}' for i in range(20, 120)], 'earlier messages are inserted above, in order'
+    assert shown == [f'm{i}' for i in range(first - PAGE_SIZE, 120)], 'earlier messages are inserted above, in order'
 
 
 class SilentModel:

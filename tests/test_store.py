@@ -216,11 +216,14 @@ def test_a_checkpoint_reencodes_only_what_changed_and_writes_the_change(tmp_path
     reloaded = RoomStore(tmp_path).open('cached')[1].messages
     assert [(m.content, m.status) for m in reloaded] == [(m.content, m.status) for m in messages]
 
-    room_file, _ = RoomStore(tmp_path).open('cached')  # the cache now comes from reading the file
+    room_file, _ = RoomStore(tmp_path).open('cached')
     encoded: list[str] = []
     real_encode = store_module.encode_document
     monkeypatch.setattr(store_module, 'encode_document', lambda key, doc, **kw: encoded.append(key) or
                         real_encode(key, doc, **kw))
+    room_file.save([messages[0]])
+    assert len(encoded) == len(messages), 'the first write after opening encodes every document once'
+    encoded.clear()
     messages[20].content = 'a checkpoint'
     room_file.save([messages[20]])
     room_file.delete([5, 6])

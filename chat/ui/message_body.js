@@ -5,9 +5,6 @@
 // so `chat/ui/lib/marked.esm.js` is importable as "marked" (see message_body.py). "dompurify" is NiceGUI's own entry.
 import { Marked } from "marked";
 import createDOMPurify from "dompurify";
-import hljs from "hljs";
-
-hljs.configure({ ignoreUnescapedHTML: true });
 
 // A streamed delta shows at once as plain text (see showAtOnce); the markdown render that replaces it is spaced out by
 // its cost: the next render of a message waits until RENDER_SHARE times the cost of the last one has passed since that
@@ -72,13 +69,18 @@ markdown.use({
   ],
 });
 
+// KaTeX and highlight.js load only once a message needs them (most pages never do); then every body renders again.
+function renderAllAgain() {
+  for (const instances of window.roomsBodies?.values() ?? []) for (const body of instances) body.renderAgain();
+}
+
 let katex = null;
 let katexLoading = null;
 function typeset(element) {
   if (!katex) {
     katexLoading ??= import("katex").then((module) => {
       katex = module.default;
-      for (const instances of window.roomsBodies?.values() ?? []) for (const body of instances) body.renderAgain();
+      renderAllAgain();
     });
     return;
   }
@@ -183,9 +185,20 @@ function finishFragment(fragment) {
 
 // Fenced code with a known language gets highlight.js colours. It reads the code's text and writes only
 // escaped text in <span class="hljs-..."> elements, so the sanitised fragment stays safe.
+let hljs = null;
+let hljsLoading = null;
 function highlight(code) {
   const language = /(?:^|\s)language-([\w+#-]+)/.exec(code?.className ?? "")?.[1];
-  if (!language || !hljs.getLanguage(language)) return;
+  if (!language) return;
+  if (!hljs) {
+    hljsLoading ??= import("hljs").then((module) => {
+      hljs = module.default;
+      hljs.configure({ ignoreUnescapedHTML: true });
+      renderAllAgain();
+    });
+    return;
+  }
+  if (!hljs.getLanguage(language)) return;
   try {
     hljs.highlightElement(code);
   } catch (error) {
@@ -584,8 +597,13 @@ export default {
       this.renderCost = performance.now() - started;
     },
     renderAgain() {
-      // KaTeX arrived: finished blocks were cached with their math still as TeX
-      for (const old of this.doneBlocks.splice(0)) for (const node of old.nodes) node.remove();
+      // KaTeX or highlight.js arrived: finished blocks from the first one still showing TeX or uncoloured code on
+      // are rendered again; the ones before it keep their DOM.
+      const pending = ".rb-math:not(.rb-math-done), pre code[class*='language-']:not(.hljs)";
+      const stale = (node) =>
+        node.nodeType === Node.ELEMENT_NODE && (node.matches(pending) || node.querySelector(pending) !== null);
+      const first = this.doneBlocks.findIndex((block) => block.nodes.some(stale));
+      if (first >= 0) for (const old of this.doneBlocks.splice(first)) for (const node of old.nodes) node.remove();
       this.tailSource = null;
       this.render();
     },

@@ -21,8 +21,9 @@ from .people import People
 from .room_settings import open_room_settings
 from .theme import frame
 
-PAGE_SIZE = 50
-"""Messages shown when a room opens; earlier ones load on demand."""
+PAGE_SIZE = 30
+"""Messages shown when a room opens (a few screens' worth: fewer opens a long room faster); earlier ones load on
+demand."""
 
 
 def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog) -> None:

@@ -29,7 +29,8 @@ def frame(title: str, *, demo: bool) -> Iterator[Header]:
     Yields the header's title label and a row where a page puts its own buttons.
     """
     ui.page_title(f'{title} · Rooms')
-    ui.add_head_html(f'<link rel="stylesheet" href="{STATIC_URL}/rooms.css">'
+    ui.add_head_html(f'<link rel="stylesheet" href="{STATIC_URL}/tailwind.css">'
+                     f'<link rel="stylesheet" href="{STATIC_URL}/rooms.css">'
                      f'<script src="{STATIC_URL}/room.js" defer></script>')
     with ui.header().classes('items-center gap-3 px-4 py-2 bg-slate-800'):
         ui.link('Rooms', '/').classes('text-lg font-bold text-white no-underline')
