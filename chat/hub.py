@@ -232,8 +232,9 @@ class RoomHub:
     async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
         last_checkpoint = time.monotonic()
         try:
-            turns, reply.left_out = fit_turns(build_turns(history), getattr(model, 'context_window', None),
-                                              self.max_tokens)
+            # a thread: in a room of thousands of messages this takes milliseconds that streaming tabs should not wait
+            turns, reply.left_out = await asyncio.to_thread(
+                lambda: fit_turns(build_turns(history), getattr(model, 'context_window', None), self.max_tokens))
             if reply.left_out:
                 self._publish(RoomEvent('updated', reply))
             async for text in model.stream(turns, self.system_prompt, max_tokens=self.max_tokens,

@@ -167,10 +167,11 @@ def cached_messages(turns: Sequence[Turn]) -> list[Any]:
     Each turn of a room repeats the whole conversation; with the prefix cached, the next turn reads it
     from the cache (cheaper, faster) and only pays for what is new.
     """
-    messages: list[Any] = [{'role': t.role, 'content': [{'type': 'text', 'text': t.content}]} for t in turns]
+    # Plain strings but for the marked turn: the SDK deep-copies the request, and a long room sends thousands of turns.
+    messages: list[Any] = [{'role': t.role, 'content': t.content} for t in turns]
     for message in reversed(messages):
         if message['role'] == 'user':
-            message['content'][-1]['cache_control'] = {'type': 'ephemeral'}
+            message['content'] = [{'type': 'text', 'text': message['content'], 'cache_control': {'type': 'ephemeral'}}]
             break
     return messages
 

@@ -7,7 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .config import Settings
 from .errors import InvalidRoomId
@@ -49,6 +49,7 @@ class Rooms:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'room-{room_id}')
             room_file, loaded = await asyncio.get_running_loop().run_in_executor(executor, self.store.open, room_id)
             hub = RoomHub(room_id, room_file, loaded, executor, self._model_for, self.settings)
+            executor.submit(room_file.warm).add_done_callback(_log_failure)  # runs before any write queued later
             gc.freeze()  # a long room's messages live on: keep them out of every later full collection
             self._hubs[room_id] = hub
             self._executors[room_id] = executor
@@ -174,3 +175,8 @@ class Rooms:
             if cached[1].message_count:
                 result.append(cached[1])
         return result
+
+
+def _log_failure(future: Future[None]) -> None:
+    if (error := future.exception()) is not None:
+        log.error('preparing a room file for writing failed: %r', error)

@@ -81,6 +81,11 @@ class AtomicJSONStorage(Storage):
             for key in keys:
                 cached.pop(str(key), None)
 
+    def warm(self) -> None:
+        """Encode every document now, while nobody waits, so that the first checkpoint encodes only what changed."""
+        if self._data is not None:
+            dump_tables(self._data, cache=self._encoded)
+
     def flush(self) -> None:
         if not self._dirty or self._data is None:
             return
@@ -98,6 +103,9 @@ class FlushableMemoryStorage(MemoryStorage):
     """TinyDB's MemoryStorage with the flush and change notes the writer calls: for tests and throwaway rooms."""
 
     def changed(self, table: str, keys: Iterable[object]) -> None:
+        pass
+
+    def warm(self) -> None:
         pass
 
     def flush(self) -> None:
@@ -186,6 +194,10 @@ class RoomFile:
     def load(self) -> list[Message]:
         records = self._db.table(MESSAGES).all()
         return sorted((message_from_record(record) for record in records), key=lambda m: m.seq)
+
+    def warm(self) -> None:
+        """Prepare the file's first write (see AtomicJSONStorage.warm); the writer thread runs it after opening."""
+        self._storage.warm()  # type: ignore[attr-defined]
 
     def load_settings(self) -> RoomSettings:
         return settings_from_record(self._db.table(SETTINGS).get(doc_id=SETTINGS_DOC))  # type: ignore[arg-type]

@@ -146,7 +146,8 @@ class RoomView:
             if (view := self.views.pop(message.id, None)) is not None:
                 self.column.remove(view.frame)
             self._refresh_view(self.hub.messages[-1] if self.hub.messages else None)
-        self._refresh_room()
+        # the room's total goes over every message; a new message without usage (all but imported ones) leaves it be
+        self._refresh_room(usage=not (event.kind == 'added' and message is not None and message.usage is None))
 
     def _add(self, message: Message) -> None:
         is_last = bool(self.hub.messages) and message is self.hub.messages[-1]
@@ -183,14 +184,15 @@ class RoomView:
         with self.client:
             ui.page_title(f'{title} · Rooms')
 
-    def _refresh_room(self) -> None:
+    def _refresh_room(self, *, usage: bool = True) -> None:
         self.stop_button.set_visibility(self.hub.is_streaming)
         self.empty.set_visibility(not self.hub.messages)
         self.earlier.set_visibility(self.first_shown > 0)
-        usage = self.hub.usage
-        cost = sum(filter(None, (estimate(m.model, m.usage, self.hub.settings.prices)
-                                 for m in self.hub.messages if m.usage)), 0.0)
-        self.room_usage.set_text(f'This room so far: {describe(usage, cost)}' if usage.output_tokens else '')
+        if usage:
+            total = self.hub.usage
+            cost = sum(filter(None, (estimate(m.model, m.usage, self.hub.settings.prices)
+                                     for m in self.hub.messages if m.usage)), 0.0)
+            self.room_usage.set_text(f'This room so far: {describe(total, cost)}' if total.output_tokens else '')
         self.notice.set_text(self.hub.notice or '')
         self.notice.set_visibility(bool(self.hub.notice))
 
