@@ -7,11 +7,13 @@ import { Marked } from "marked";
 import createDOMPurify from "dompurify";
 
 // A streamed delta shows at once as plain text (see showAtOnce); the markdown render that replaces it is spaced out by
-// its cost: the next render of a message waits until RENDER_SHARE times the cost of the last one has passed since that
-// one started, so rendering takes about 1/RENDER_SHARE of the tab's time at most, however long the reply grows.
-const RENDER_SHARE = 10;
-const MIN_RENDER_INTERVAL_MS = 40;
-const MAX_RENDER_INTERVAL_MS = 400;
+// its cost: the next render of a message waits until RENDER_SHARE times the cost of the last one (with the layout it
+// causes) has passed since that one started, so rendering takes about 1/RENDER_SHARE of the tab's time at most,
+// however long the reply grows. Formatting thus follows the plain text by a tenth of a second or so; each render
+// re-lays out the reply's last block, which on a 2-core machine with several tabs costs more than showing the words.
+const RENDER_SHARE = 20;
+const MIN_RENDER_INTERVAL_MS = 100;
+const MAX_RENDER_INTERVAL_MS = 500;
 const SYNC_TIMEOUT_MS = 5000; // forget an unanswered rooms_sync so that later gaps can ask again
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -461,7 +463,7 @@ export default {
     this.doneBlocks = []; // [{ source, nodes }] rendered into .rb-done
     this.tailSource = null;
     this.lastRender = 0;
-    this.renderCost = 0; // ms the last render took, rendering and the layout that its listeners forced
+    this.renderCost = 0; // ms the last render took, with its layout
     this.renderTimer = null;
     this.renderedUpTo = 0; // this.current up to here is rendered markdown (less trailing space, which markdown drops)
     this.provisional = null; // the Text node showing the text after renderedUpTo until the next render
@@ -594,6 +596,7 @@ export default {
       }
       this.renderedUpTo = withoutTrailingSpace(this.current);
       this.$el.dispatchEvent(new CustomEvent("rooms:rendered", { bubbles: true }));
+      void tailEl.offsetHeight; // the layout the next frame would do anyway, done now so that its cost is counted
       this.renderCost = performance.now() - started;
     },
     renderAgain() {
