@@ -47,8 +47,8 @@ class MessageView:
                 if message.role == 'assistant' and message.model:
                     ui.label(message.model).classes('opacity-70').props('data-testid=message-model')
                 stamp = time.strftime('%H:%M', time.localtime(message.created_at))
-                ui.label(stamp).classes('opacity-70').tooltip(time.strftime('%Y-%m-%d %H:%M:%S',
-                                                                          time.localtime(message.created_at)))
+                full = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(message.created_at))
+                ui.label(stamp).classes('opacity-70').props(f'title="{full}"')  # a native tooltip: no component
                 self.status = ui.label().classes('opacity-80 italic').props('data-testid=message-status')
                 self.usage = ui.label().classes('opacity-60').props('data-testid=usage')
             self.body: MessageBody | naive.NaiveBody
