@@ -305,11 +305,11 @@ def test_hostile_room_title_is_text_on_home_page_and_in_header(app: AppProcess, 
     assert_only_loopback(session)
 
 
-@pytest.mark.xfail(strict=True, reason='message_body.js renders blank-line-separated blocks one by one, so a reference '
-                   'link or image whose definition is in a later paragraph shows as literal text and the definition '
-                   'vanishes; see the report of issue 3')
 def test_reference_image_defined_in_a_later_paragraph_is_a_link(app: AppProcess, session: Session) -> None:
-    """Reference-style markdown (definitions at the end, as models write it) renders; the image is a link."""
+    """Reference-style markdown (definitions at the end, as models write it) renders; the image is a link.
+
+    Blocks are rendered one by one, so each gets the reply's definitions; the definitions themselves show nothing.
+    """
     room = 'hostile-references'
     tab = session.open(f'{app.url}/room/{room}')
     send_and_wait(tab, 'See [the docs][d] and ![chart][c]\n\n[d]: https://docs.invalid/x\n'
@@ -322,6 +322,7 @@ def test_reference_image_defined_in_a_later_paragraph_is_a_link(app: AppProcess,
     links = body.evaluate("el => [...el.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.innerText])")
     assert ['https://docs.invalid/x', 'the docs'] in links
     assert ['http://tracker.invalid/c.png', '🖼 chart'] in links
+    assert 'docs.invalid' not in body.inner_text(), 'a definition shows nothing'
 
 
 # helpers ------------------------------------------------------------------------------------------------------

@@ -35,3 +35,15 @@ def test_math_renders_as_mathml_and_money_stays_text(tab: Tab, server: Server) -
     assert body.locator('code').inner_text() == '$code$'
     assert body.locator('a[href^="javascript"], [href*="javascript"]').count() == 0
     assert tab.page.evaluate('window.__pwned') is None
+
+
+def test_a_math_block_with_blank_lines_is_one_formula(tab: Tab, server: Server) -> None:
+    """Blocks are split at blank lines, but not inside $$ ... $$ (models put blank lines in aligned equations)."""
+    text = 'Before.\n\n$$\na = b\n\nc = d\n$$\n\nAfter, with $$x$$ inline-style and a lone price $$5.'
+    server.setup({'msgid': 'm2', 'room': 'r2', 'text': text, 'streaming': False})
+    open_room(tab, server, 'r2')
+    body = tab.page.locator(tab.body('m2'))
+    wait_for(lambda: body.locator('.rb-math-block.rb-math-done').count() == 1, 10, 'the block typeset')
+    paragraphs = body.locator('p').all_inner_texts()
+    assert paragraphs[0] == 'Before.' and 'After, with' in paragraphs[-1]
+    assert not [p for p in paragraphs if 'b' in p.split() or 'd' in p.split()], 'no half of the formula as text'

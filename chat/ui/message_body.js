@@ -208,9 +208,12 @@ function highlight(code) {
   }
 }
 
-function renderMarkdown(source) {
+// `definitions`: the reply's link reference definitions ("[d]: https://..."), appended to every block so that a
+// reference resolves whichever block defines it (they render as nothing).
+function renderMarkdown(source, definitions = "") {
   try {
-    return finishFragment(purify.sanitize(markdown.parse(source), PURIFY_CONFIG));
+    const text = definitions ? `${source}\n\n${definitions}\n` : source;
+    return finishFragment(purify.sanitize(markdown.parse(text), PURIFY_CONFIG));
   } catch (error) {
     // Never leave a message blank or half-rendered because of a parser bug: fall back to plain text.
     console.error("message_body: markdown rendering failed", error);
@@ -230,6 +233,8 @@ function renderMarkdown(source) {
 // two lists; marked's start="N" keeps an ordered list's numbering.
 const FENCE_OPEN = /^[ \t>]*(`{3,}|~{3,})([^\r\n]*)/;
 const FENCE_CLOSE = /^[ \t>]*(`{3,}|~{3,})[ \t\r]*$/;
+const MATH_FENCE = /^[ \t]*\$\$/; // a line opening a $$ block; the block may hold blank lines until the closing $$
+const MATH_MARKS = /\$\$/g;
 
 function splitBlocks(text) {
   const blocks = [];
@@ -241,7 +246,10 @@ function splitBlocks(text) {
     const newline = text.indexOf("\n", pos);
     const end = newline === -1 ? text.length : newline;
     const line = text.slice(pos, end);
-    if (fence) {
+    if (fence?.char === "$") {
+      if (line.includes("$$")) fence = null;
+      previousBlank = false;
+    } else if (fence) {
       const m = FENCE_CLOSE.exec(line);
       if (m && m[1][0] === fence.char && m[1].length >= fence.length) fence = null;
       previousBlank = false;
@@ -254,6 +262,7 @@ function splitBlocks(text) {
       const m = FENCE_OPEN.exec(line);
       // a backtick fence's info string cannot contain backticks (that is inline code instead)
       if (m && !(m[1][0] === "`" && m[2].includes("`"))) fence = { char: m[1][0], length: m[1].length };
+      else if (MATH_FENCE.test(line) && (line.match(MATH_MARKS) || []).length % 2 === 1) fence = { char: "$" };
       previousBlank = blank && pos > 0;
     }
     if (newline === -1) break;
@@ -261,6 +270,26 @@ function splitBlocks(text) {
   }
   blocks.push(text.slice(start));
   return blocks;
+}
+
+// Link reference definitions outside code fences, one per line ("[label]: url 'title'"), as one string.
+const DEFINITION = /^ {0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$/;
+
+function linkDefinitions(text) {
+  if (!text.includes("]:")) return "";
+  const found = [];
+  let fence = null;
+  for (const line of text.split("\n")) {
+    if (fence) {
+      const m = FENCE_CLOSE.exec(line);
+      if (m && m[1][0] === fence.char && m[1].length >= fence.length) fence = null;
+      continue;
+    }
+    const m = FENCE_OPEN.exec(line);
+    if (m && !(m[1][0] === "`" && m[2].includes("`"))) fence = { char: m[1][0], length: m[1].length };
+    else if (DEFINITION.test(line)) found.push(line.trim());
+  }
+  return found.join("\n");
 }
 
 // Where streamed text goes until the next render: the innermost last block of the rendered tail (its last paragraph,
@@ -462,6 +491,7 @@ export default {
     this.live = this.streaming; // asked about in rooms_sync: streaming at render time or received a delta since
     this.doneBlocks = []; // [{ source, nodes }] rendered into .rb-done
     this.tailSource = null;
+    this.definitions = ""; // link reference definitions the rendered blocks were given
     this.lastRender = 0;
     this.renderCost = 0; // ms the last render took, with its layout
     this.renderTimer = null;
@@ -578,6 +608,13 @@ export default {
       this.dropProvisional();
       const blocks = splitBlocks(this.current);
       const tail = blocks.pop();
+      const definitions = linkDefinitions(this.current);
+      if (definitions !== this.definitions) {
+        // a reference defined by new text may be used by any block: render them all again
+        this.definitions = definitions;
+        for (const old of this.doneBlocks.splice(0)) for (const node of old.nodes) node.remove();
+        this.tailSource = null;
+      }
       // Keep the DOM of every finished block that is unchanged; re-render from the first one that differs.
       let same = 0;
       while (same < blocks.length && same < this.doneBlocks.length && blocks[same] === this.doneBlocks[same].source) {
@@ -585,13 +622,13 @@ export default {
       }
       for (const old of this.doneBlocks.splice(same)) for (const node of old.nodes) node.remove();
       for (const source of blocks.slice(same)) {
-        const fragment = renderMarkdown(source);
+        const fragment = renderMarkdown(source, definitions);
         const nodes = [...fragment.childNodes];
         doneEl.append(fragment); // adopts the nodes into the page only now, after images were replaced
         this.doneBlocks.push({ source, nodes });
       }
       if (tail !== this.tailSource) {
-        tailEl.replaceChildren(renderMarkdown(tail));
+        tailEl.replaceChildren(renderMarkdown(tail, definitions));
         this.tailSource = tail;
       }
       this.renderedUpTo = withoutTrailingSpace(this.current);
