@@ -10,7 +10,8 @@ from test_hub import make_rooms
 from chat.config import Settings
 from chat.errors import MessageRejected
 from chat.events import RoomEvent
-from chat.models import Status
+from chat.models import Message, Status, Usage
+from chat.versions import keep_as_previous, switch_to
 
 
 async def test_regenerate_keeps_the_old_reply_as_a_version_and_flipping_back_works(
@@ -77,3 +78,19 @@ async def test_only_the_last_reply_regenerates_and_nothing_changes_during_a_repl
     with pytest.raises(MessageRejected):
         hub.edit(hub.messages[1].id, 'not mine')
     assert hub.messages[-1].status == Status.COMPLETE
+
+
+def test_a_version_keeps_its_usage_and_an_odd_imported_one_counts_as_none() -> None:
+    """Flipping between replies shows each one's own token counts (the room's total follows them)."""
+    reply = Message(id='a1', seq=2, role='assistant', content='first', usage=Usage(input_tokens=10, output_tokens=3))
+    keep_as_previous(reply, [])
+    reply.content, reply.usage = 'second', Usage(input_tokens=12, output_tokens=5)
+    switch_to(reply, [], 0)
+    assert (reply.content, reply.usage) == ('first', Usage(input_tokens=10, output_tokens=3))
+    switch_to(reply, [], 1)
+    assert (reply.content, reply.usage) == ('second', Usage(input_tokens=12, output_tokens=5))
+    for odd in ({'input_tokens': 'lots'}, {'output_tokens': -1}, [1, 2], None):
+        reply.versions[0]['usage'] = odd
+        switch_to(reply, [], 0)
+        assert reply.usage is None, odd
+        switch_to(reply, [], 1)
