@@ -8,11 +8,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from . import transfer
+from .errors import ImportRejected, ImportTooLarge
 from .hub import RoomHub
 from .models import Message, Status, is_valid_room_id, message_to_record
 from .rooms import Rooms
 from .search import SEARCH_LIMIT
-from .transfer import ImportRejected, ImportTooLarge, encode_json
+from .transfer import encode_json
 
 log = logging.getLogger(__name__)
 MAX_SEARCH_LIMIT = 200

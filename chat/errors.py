@@ -17,6 +17,14 @@ class MessageRejected(RoomsError):
     """A message was refused before it reached the store or the model (blank, too long, busy)."""
 
 
+class ImportRejected(RoomsError):
+    """An export file cannot become a room; the text says what is wrong with it."""
+
+
+class ImportTooLarge(ImportRejected):
+    """An export file is over the import size limit."""
+
+
 class StorageError(RoomsError):
     """A room file could not be read or written."""
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import RoomsError
+from .errors import ImportRejected, ImportTooLarge
 from .models import Message, Status, message_from_record, message_to_record
 from .versions import VERSION_FIELDS
 
@@ -25,14 +25,6 @@ MAX_VERSION_DEPTH = 50
 """Versions hold messages that hold versions; deeper nesting than this is not a real room."""
 REQUIRED = ('id', 'seq', 'role', 'content', 'status', 'created_at')
 OPTIONAL_TEXT = ('author', 'model', 'error')
-
-
-class ImportRejected(RoomsError):
-    """An export file cannot become a room; the text says what is wrong with it."""
-
-
-class ImportTooLarge(ImportRejected):
-    """An export file is over MAX_IMPORT_BYTES."""
 
 
 def export_document(room_id: str, title: str, messages: Iterable[Message], *, now: float | None = None

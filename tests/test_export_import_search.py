@@ -21,9 +21,10 @@ from test_room_users import simulated_app
 
 from chat import api
 from chat.config import Settings, prepare_data_dir
+from chat.errors import ImportRejected
 from chat.models import Message, Status, message_to_record
 from chat.rooms import Rooms
-from chat.transfer import MAX_IMPORT_BYTES, ImportRejected, parse_export
+from chat.transfer import MAX_IMPORT_BYTES, parse_export
 
 UNICODE = 'Grüße, 你好, emoji 🎉, rtl שלום, <script>alert(1)</script> & "quotes"'
 

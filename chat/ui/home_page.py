@@ -8,9 +8,10 @@ import time
 from nicegui import events, run, ui
 
 from ..config import Settings
+from ..errors import ImportRejected
 from ..models import RoomSummary
 from ..rooms import Rooms
-from ..transfer import MAX_IMPORT_BYTES, ImportRejected, export_title, parse_export, too_large
+from ..transfer import MAX_IMPORT_BYTES, export_title, parse_export, too_large
 from .search_panel import SearchPanel
 from .theme import frame
 
