@@ -32,6 +32,8 @@ from .bench_report import table
 
 RATE = 100.0
 """Words per second from the fake model."""
+PARAGRAPH_WORDS = 60
+"""With several tabs, a second reply comes in paragraphs of this many words."""
 BIG_ROOM = 'big'
 BIG_ROOM_MESSAGES = 10_000
 MODES = ('rooms', 'naive')
@@ -128,6 +130,9 @@ def tab_runs(bench: Bench, app: App, n: int) -> dict[str, Any]:
     try:
         warm_up(bench, tabs)
         runs[f'n{n}_w{bench.plan.words}'] = stream_run(bench, app, tabs, f'n{n}', bench.plan.words)
+        if n > 1 and PARAGRAPH_WORDS:  # the same reply in paragraphs, as replies are written
+            runs[f'n{n}_w{bench.plan.words}_p'] = stream_run(bench, app, tabs, f'n{n}', bench.plan.words,
+                                                             paragraph=PARAGRAPH_WORDS)
         if n == 4:  # websocket bytes in runs of their own: counting them costs the browser time (see Tab.arm)
             for words in (bench.plan.words, bench.plan.long_words):
                 if words:
@@ -167,16 +172,20 @@ def warm_up(bench: Bench, tabs: list[Tab]) -> None:
 
 
 def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *, count_bytes: bool = False,
+               paragraph: int = 0,
                after_reply: Callable[[], None] | None = None) -> dict[str, Any]:
     """One reply of `words` timestamped words watched by every tab; latency, CPU and (if asked) bytes of it.
 
+    :param paragraph: end a paragraph after every this many words (0: the whole reply is one paragraph, the harder
+        case for the browsers: each frame lays out the whole paragraph again).
     :param after_reply: called as soon as every tab shows the whole reply, before the benchmark asks the app for it.
     """
-    progress(f'{len(tabs)} tab(s), {words} words at {RATE:.0f}/s' + (', counting bytes' if count_bytes else ''))
+    progress(f'{len(tabs)} tab(s), {words} words at {RATE:.0f}/s' + (', counting bytes' if count_bytes else '')
+             + (f', paragraphs of {paragraph} words' if paragraph else ''))
     for tab in tabs:
         tab.arm(count_bytes)
     cpu_before, browser_before, started = app.cpu_seconds(), browser_cpu_seconds(), time.monotonic()
-    bench.fake.enqueue_words(words, RATE)
+    bench.fake.enqueue_words(words, RATE, paragraph)
     tabs[0].send('go')
     timeout_ms = words / RATE * 1000 + 60_000
     complete = [tab.wait_words(words, timeout_ms) for tab in tabs]

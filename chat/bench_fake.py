@@ -25,8 +25,8 @@ class FakeProcess:
         if not self.base_url.startswith('http://127.0.0.1:'):
             raise RuntimeError(f'the fake Anthropic server did not start: {self.base_url!r}')
 
-    def enqueue_words(self, n_words: int, rate: float) -> None:
-        self._command({'op': 'words', 'n_words': n_words, 'rate': rate})
+    def enqueue_words(self, n_words: int, rate: float, paragraph: int = 0) -> None:
+        self._command({'op': 'words', 'n_words': n_words, 'rate': rate, 'paragraph': paragraph})
 
     def enqueue_text(self, chunks: list[str]) -> None:
         self._command({'op': 'text', 'chunks': chunks})
@@ -64,7 +64,7 @@ def serve() -> None:
         for line in sys.stdin:
             command = json.loads(line)
             if command['op'] == 'words':
-                fake.enqueue_words(command['n_words'], command['rate'])
+                fake.enqueue_words(command['n_words'], command['rate'], command.get('paragraph', 0))
             else:
                 fake.enqueue_text(command['chunks'])
             print('ok', flush=True)

@@ -36,6 +36,10 @@ def short(tabs: int) -> Callable[[dict[str, Any]], str]:
     return lambda plan: f'n{tabs}_w{plan["words"]}'
 
 
+def para(tabs: int) -> Callable[[dict[str, Any]], str]:
+    return lambda plan: f'n{tabs}_w{plan["words"]}_p'
+
+
 def long(plan: dict[str, Any]) -> str:
     return f'n4_w{plan["long_words"]}_bytes'
 
@@ -51,8 +55,12 @@ ROWS = [
     Row('latency p99, 4 tabs', run(short(4), 'p99_ms'), 'ms', 40),
     Row('latency p50, 4 tabs, long reply, counting bytes', run(long, 'p50_ms'), 'ms'),
     Row('latency p99, 4 tabs, long reply, counting bytes', run(long, 'p99_ms'), 'ms'),
+    Row('latency p50, 4 tabs, 60-word paragraphs', run(para(4), 'p50_ms'), 'ms', 10),
+    Row('latency p99, 4 tabs, 60-word paragraphs', run(para(4), 'p99_ms'), 'ms', 40),
     Row('latency p50, 20 tabs', run(short(20), 'p50_ms'), 'ms', 25),
     Row('latency p99, 20 tabs', run(short(20), 'p99_ms'), 'ms', 100),
+    Row('latency p50, 20 tabs, 60-word paragraphs', run(para(20), 'p50_ms'), 'ms', 25),
+    Row('latency p99, 20 tabs, 60-word paragraphs', run(para(20), 'p99_ms'), 'ms', 100),
     Row('ws bytes/char/tab, 4 tabs', run(counted, 'ws_bytes_per_char_per_tab'), 'B', 8),
     Row('ws bytes/char/tab, 4 tabs, long reply', run(long, 'ws_bytes_per_char_per_tab'), 'B', 8),
     Row('server CPU/word/tab, 1 tab', run(short(1), 'cpu_us_per_word_per_tab'), 'µs'),
@@ -60,6 +68,7 @@ ROWS = [
     Row('server CPU/word/tab, 4 tabs, long reply', run(long, 'cpu_us_per_word_per_tab'), 'µs', 100),
     Row('server CPU/word/tab, 20 tabs', run(short(20), 'cpu_us_per_word_per_tab'), 'µs'),
     Row('Chromium CPU/word/tab, 4 tabs', run(short(4), 'browser_cpu_us_per_word_per_tab'), 'µs'),
+    Row('Chromium CPU/word/tab, 4 tabs, 60-word paragraphs', run(para(4), 'browser_cpu_us_per_word_per_tab'), 'µs'),
     Row('Chromium CPUs busy, 20 tabs', run(short(20), 'browser_cpus_busy'), 'CPUs'),
     Row('10k-message room: open, cold', big('open_cold_ms'), 'ms', 1000, strict=True),
     Row('10k-message room: open, warm', big('open_warm_ms'), 'ms', 1000, strict=True),

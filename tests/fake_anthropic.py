@@ -84,13 +84,18 @@ class Script:
     status: int = 200
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    paragraph: int = 0
+    """words: end a paragraph (a blank line) after every this many words; 0: one paragraph."""
 
     @property
     def count(self) -> int:
         return self.n_words if self.kind == 'words' else len(self.chunks)
 
     def chunk(self, index: int) -> str:
-        return f'w{index}@{time.time():.6f} ' if self.kind == 'words' else self.chunks[index]
+        if self.kind != 'words':
+            return self.chunks[index]
+        end = '\n\n' if self.paragraph and (index + 1) % self.paragraph == 0 else ''
+        return f'w{index}@{time.time():.6f} {end}'
 
 
 class FakeAnthropic:
@@ -118,8 +123,8 @@ class FakeAnthropic:
         """The text of the next non-streaming call (e.g. a title suggestion); streaming calls never take it."""
         self._plain_scripts.append(Script('text', list(chunks)))
 
-    def enqueue_words(self, n_words: int, rate: float) -> None:
-        self._scripts.append(Script('words', delay=1 / rate, n_words=n_words))
+    def enqueue_words(self, n_words: int, rate: float, paragraph: int = 0) -> None:
+        self._scripts.append(Script('words', delay=1 / rate, n_words=n_words, paragraph=paragraph))
 
     def enqueue_status(
         self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
