@@ -306,10 +306,7 @@ def test_hostile_room_title_is_text_on_home_page_and_in_header(app: AppProcess, 
 
 
 def test_reference_image_defined_in_a_later_paragraph_is_a_link(app: AppProcess, session: Session) -> None:
-    """Reference-style markdown (definitions at the end, as models write it) renders; the image is a link.
-
-    Blocks are rendered one by one, so each gets the reply's definitions; the definitions themselves show nothing.
-    """
+    """Reference-style markdown (definitions at the end, as models write it) renders; the image is a link."""
     room = 'hostile-references'
     tab = session.open(f'{app.url}/room/{room}')
     send_and_wait(tab, 'See [the docs][d] and ![chart][c]\n\n[d]: https://docs.invalid/x\n'
