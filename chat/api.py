@@ -34,7 +34,9 @@ def register(app: FastAPI, rooms: Rooms) -> None:
         hub = await existing_hub(rooms, room_id)
         if hub is None:
             return not_found(room_id)
-        return json_response({'room': room_id, 'messages': [message_to_record(m) for m in hub.messages]})
+        # a long room's answer is built in a thread, message by message: the event loop keeps its turns
+        body = await run_in_threadpool(encode_messages, room_id, list(hub.messages))
+        return Response(body, media_type='application/json')
 
     @app.get('/api/rooms/{room_id}/export.md')
     async def export_markdown(room_id: str) -> Response:
@@ -77,6 +79,13 @@ async def existing_hub(rooms: Rooms, room_id: str) -> RoomHub | None:
         return None
     hub = await rooms.get(room_id)
     return hub if hub.messages else None
+
+
+def encode_messages(room_id: str, messages: list[Message]) -> bytes:
+    """`{"room": ..., "messages": [...]}` with one small json.dumps per message, so that no single call holds the GIL
+    for a whole room of 10,000 messages."""
+    records = b','.join(encode_json(message_to_record(m)) for m in messages)
+    return b'{"room":' + encode_json(room_id) + b',"messages":[' + records + b']}'
 
 
 def json_response(document: object, status_code: int = 200) -> Response:
