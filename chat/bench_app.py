@@ -81,14 +81,20 @@ class App:
             return []
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self._log.close()
+
+
+def stop_process(process: subprocess.Popen[Any]) -> int:
+    """SIGTERM, as a user's Ctrl+C or a service manager does; SIGKILL if the app has not exited 15 s later."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return process.returncode
 
 
 def measure_startup(data_dir: Path, env: dict[str, str], log_path: Path, repeats: int) -> list[float]:

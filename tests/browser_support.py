@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,18 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-                 '--no-first-run', '--disable-sync']
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
+from chat.bench_app import free_port, stop_process  # noqa: E402  # the benchmark drives the app the same way
+from chat.bench_browser import CHROMIUM, CHROMIUM_ARGS, chromium  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'chromium', 'free_port']
 
 
 class AppProcess:
@@ -91,15 +87,9 @@ class AppProcess:
         self._log.close()
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        returncode = stop_process(self.process)
         self._log.close()
-        return self.process.returncode
+        return returncode
 
 
 @contextmanager
@@ -111,22 +101,13 @@ def running_app(data_dir: Path, *args: str, env: dict[str, str] | None = None) -
         app.stop()
 
 
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def open_room(browser: Browser, url: str) -> Page:
+def open_room(browser: Browser, url: str, timeout_ms: float = 15_000) -> Page:
+    """A new tab on `url`, once it is live; its page errors are collected in `page.page_errors`."""
     page = browser.new_page()
     errors: list[str] = []
     page.on('pageerror', lambda error: errors.append(str(error)))
     page.goto(url)
-    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=10_000)
+    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=timeout_ms)
     page.page_errors = errors  # type: ignore[attr-defined]
     return page
 

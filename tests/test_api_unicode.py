@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from browser_support import AppProcess
+from browser_support import AppProcess, open_room
 from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, Page
 
@@ -41,7 +41,7 @@ BAD_IDS = ['a%2Fb', '%2F', '..', '.', '%2e%2e', '..%2F..%2Fescape', '%2e%2e%2f%2
 def test_unicode_round_trip_through_store_api_and_tabs(app: AppProcess, fake: FakeAnthropic,
                                                        browser: Browser) -> None:
     room = 'unicode'
-    first, second = open_page(browser, f'{app.url}/room/{room}'), open_page(browser, f'{app.url}/room/{room}')
+    first, second = open_room(browser, f'{app.url}/room/{room}'), open_room(browser, f'{app.url}/room/{room}')
     fake.enqueue_text(MODEL_CHUNKS, delay=0.02)
     fake.enqueue_plain([TITLE])  # the title the model suggests after the first exchange
     composer = first.locator('textarea[data-testid=composer]')
@@ -83,7 +83,7 @@ def test_lone_surrogate_from_the_model_does_not_break_the_room(app: AppProcess, 
     """Any Anthropic-compatible server (or a browser) can send JSON with an unpaired \\ud800: the room must survive."""
     room = 'surrogate'
     fake.enqueue_text(['broken ', '\ud800', ' text'])
-    page = open_page(browser, f'{app.url}/room/{room}')
+    page = open_room(browser, f'{app.url}/room/{room}')
     asked = sum(1 for r in fake.requests if r.get('stream'))
     page.locator('textarea[data-testid=composer]').fill('hello')
     page.locator('textarea[data-testid=composer]').press('Enter')
@@ -118,7 +118,7 @@ def test_bad_room_ids_get_404_everywhere_and_touch_no_file(app: AppProcess, brow
     assert all(r['id'] != 'nobody-here' for r in rooms)
 
     # a tab asking to follow bad rooms over its socket gets nothing and joins nothing
-    page = open_page(browser, f'{app.url}/room/sockets')
+    page = open_room(browser, f'{app.url}/room/sockets')
     for bad in ['../escape', 'a/b', '..', 'x' * 65, 'a\x00b', '', 'nobody-there']:
         answer = page.evaluate('''room => new Promise(resolve => window.socket.emit('rooms_sync',
             {room, client_id: window.clientId, msgs: ['x']}, resolve))''', bad)
@@ -133,16 +133,6 @@ def test_bad_room_ids_get_404_everywhere_and_touch_no_file(app: AppProcess, brow
 
 
 # helpers ------------------------------------------------------------------------------------------------------
-
-
-def open_page(browser: Browser, url: str) -> Page:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on('pageerror', lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=15_000)
-    page.page_errors = errors  # type: ignore[attr-defined]
-    return page
 
 
 def assert_shows(page: Page, messages: list[dict]) -> None:
