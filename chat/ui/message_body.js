@@ -236,6 +236,21 @@ const FENCE_CLOSE = /^[ \t>]*(`{3,}|~{3,})[ \t\r]*$/;
 const MATH_FENCE = /^[ \t]*\$\$/; // a line opening a $$ block; the block may hold blank lines until the closing $$
 const MATH_MARKS = /\$\$/g;
 
+// The fence a line opens ({ char, length }; char "$" for a $$ block), or null.
+function opensFence(line) {
+  const m = FENCE_OPEN.exec(line);
+  // a backtick fence's info string cannot contain backticks (that is inline code instead)
+  if (m && !(m[1][0] === "`" && m[2].includes("`"))) return { char: m[1][0], length: m[1].length };
+  if (MATH_FENCE.test(line) && (line.match(MATH_MARKS) || []).length % 2 === 1) return { char: "$" };
+  return null;
+}
+
+function closesFence(fence, line) {
+  if (fence.char === "$") return line.includes("$$");
+  const m = FENCE_CLOSE.exec(line);
+  return m !== null && m[1][0] === fence.char && m[1].length >= fence.length;
+}
+
 function splitBlocks(text) {
   const blocks = [];
   let start = 0;
@@ -246,12 +261,8 @@ function splitBlocks(text) {
     const newline = text.indexOf("\n", pos);
     const end = newline === -1 ? text.length : newline;
     const line = text.slice(pos, end);
-    if (fence?.char === "$") {
-      if (line.includes("$$")) fence = null;
-      previousBlank = false;
-    } else if (fence) {
-      const m = FENCE_CLOSE.exec(line);
-      if (m && m[1][0] === fence.char && m[1].length >= fence.length) fence = null;
+    if (fence) {
+      if (closesFence(fence, line)) fence = null;
       previousBlank = false;
     } else {
       const blank = line.trim() === "";
@@ -259,10 +270,7 @@ function splitBlocks(text) {
         blocks.push(text.slice(start, pos));
         start = pos;
       }
-      const m = FENCE_OPEN.exec(line);
-      // a backtick fence's info string cannot contain backticks (that is inline code instead)
-      if (m && !(m[1][0] === "`" && m[2].includes("`"))) fence = { char: m[1][0], length: m[1].length };
-      else if (MATH_FENCE.test(line) && (line.match(MATH_MARKS) || []).length % 2 === 1) fence = { char: "$" };
+      fence = opensFence(line);
       previousBlank = blank && pos > 0;
     }
     if (newline === -1) break;
@@ -272,7 +280,7 @@ function splitBlocks(text) {
   return blocks;
 }
 
-// Link reference definitions outside code fences, one per line ("[label]: url 'title'"), as one string.
+// Link reference definitions outside code and math fences, one per line ("[label]: url 'title'"), as one string.
 const DEFINITION = /^ {0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$/;
 
 function linkDefinitions(text) {
@@ -281,13 +289,10 @@ function linkDefinitions(text) {
   let fence = null;
   for (const line of text.split("\n")) {
     if (fence) {
-      const m = FENCE_CLOSE.exec(line);
-      if (m && m[1][0] === fence.char && m[1].length >= fence.length) fence = null;
-      continue;
+      if (closesFence(fence, line)) fence = null;
+    } else if ((fence = opensFence(line)) === null && DEFINITION.test(line)) {
+      found.push(line.trim());
     }
-    const m = FENCE_OPEN.exec(line);
-    if (m && !(m[1][0] === "`" && m[2].includes("`"))) fence = { char: m[1][0], length: m[1].length };
-    else if (DEFINITION.test(line)) found.push(line.trim());
   }
   return found.join("\n");
 }
