@@ -12,7 +12,8 @@ from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
-REPLY_JS = "document.querySelector('[data-testid=message][data-role=assistant]')"
+REPLY_JS = "document.querySelector('[data-testid=message][data-role=assistant] [data-testid=message-content]')"
+"""The reply's text only: the whole message's innerText also holds its header (author, model, time, status)."""
 
 
 
