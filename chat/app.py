@@ -6,9 +6,10 @@ import logging
 
 from nicegui import app, background_tasks
 
-from . import access, api
+from . import access, api, participants, room_api
 from .catalog import ModelCatalog
 from .config import Settings
+from .links import RoomLinks
 from .rooms import Rooms
 from .store import RoomStore
 from .ui import home_page, live, room_page, theme
@@ -19,16 +20,19 @@ IDLE_ROOM_SECONDS = 600.0
 log = logging.getLogger(__name__)
 
 
-def build(settings: Settings) -> Rooms:
+def build(settings: Settings, links: RoomLinks | None = None) -> Rooms:
     """Register everything on NiceGUI's app; returns the rooms registry (tests drive it directly)."""
     catalog = ModelCatalog(settings)
     rooms = Rooms(RoomStore(settings.data_dir), catalog.get, settings)
-    access.install(app, settings)
+    links = links or RoomLinks(settings.data_dir)
+    participants.install(app)
+    access.install(app, settings, links)  # added last: the outermost middleware, the first to see a request
     live.install(rooms)
     theme.register_static()
     api.register(app, rooms)
+    room_api.register(app, rooms, links, settings, renew=lambda room_id: live.renew_room_link(links, room_id))
     home_page.register(rooms, settings)
-    room_page.register(rooms, settings, catalog)
+    room_page.register(rooms, settings, catalog, links)
     app.on_startup(lambda: background_tasks.create(_evict_idle_rooms(rooms), name='evict idle rooms'))
     app.on_shutdown(rooms.close)
     return rooms

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class Settings:
     """Open a desktop window instead of a browser tab."""
     open_browser: bool = True
     """Open a browser tab at start."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra `Host` names the app answers to (--allow-host, env CHAT_ALLOWED_HOSTS): a reverse proxy, a LAN name."""
     api_key: str | None = field(default=None, repr=False)
     """ANTHROPIC_API_KEY; never shown or sent to a browser."""
     base_url: str | None = None
@@ -80,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--token', default=None, help='the access token (env CHAT_TOKEN; default random per start)')
     parser.add_argument('--native', action='store_true', help='open in a native desktop window')
     parser.add_argument('--no-browser', action='store_true', help='do not open a browser tab at start')
+    parser.add_argument('--allow-host', action='append', default=[], metavar='NAME',
+                        help='an extra host name to answer to, e.g. behind a reverse proxy (repeatable; '
+                        'env CHAT_ALLOWED_HOSTS, comma-separated)')
     return parser
 
 
@@ -104,6 +110,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
     model = (args.model or env.get('CHAT_MODEL') or DEFAULT_MODEL).strip()
     if not model:
         raise ConfigError('--model must not be empty')
+    allowed_hosts = tuple(_host_names([*args.allow_host, *env.get('CHAT_ALLOWED_HOSTS', '').split(',')]))
     return Settings(
         host=args.host or ('0.0.0.0' if args.share else '127.0.0.1'),
         port=args.port,
@@ -113,12 +120,29 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
         token=token,
         native=args.native,
         open_browser=not args.no_browser and not args.native,
+        allowed_hosts=allowed_hosts,
         api_key=env.get('ANTHROPIC_API_KEY') or None,
         base_url=env.get('ANTHROPIC_BASE_URL') or None,
         prices=prices,
         max_message_chars=int(limit),
         naive_streaming=env.get('CHAT_NAIVE_STREAMING', '').strip().lower() in {'1', 'true', 'yes'},
     )
+
+
+HOST_NAME = re.compile(r'[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*|\[[0-9a-f:.]+\]')
+
+
+def _host_names(values: Sequence[str]) -> list[str]:
+    """`--allow-host` names, lower case; raises ConfigError for anything that is not a host name or address."""
+    names = []
+    for value in (v.strip().lower().rstrip('.') for v in values):
+        if not value:
+            continue
+        if HOST_NAME.fullmatch(value) is None or len(value) > 253:
+            raise ConfigError(f'--allow-host {value!r} is not a host name (give a name like rooms.example.org or an '
+                              'address, without scheme or port)')
+        names.append(value.strip('[]'))
+    return names
 
 
 def prepare_data_dir(path: Path) -> Path:

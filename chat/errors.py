@@ -17,6 +17,10 @@ class MessageRejected(RoomsError):
     """A message was refused before it reached the store or the model (blank, too long, busy)."""
 
 
+class RateLimited(MessageRejected):
+    """A person sent more messages in a short time than a room accepts; they may send again in a moment."""
+
+
 class ImportRejected(RoomsError):
     """An export file cannot become a room; the text says what is wrong with it."""
 

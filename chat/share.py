@@ -11,36 +11,42 @@ import secrets
 import socket
 import struct
 import sys
+from collections.abc import Sequence
 from functools import cache
 from urllib.parse import quote
 
 import segno
 
 from .config import Settings
+from .links import RoomLinks
 
 ANY_HOST = '0.0.0.0'
 LOCAL_HOSTS = frozenset({'127.0.0.1', 'localhost', '::1', ANY_HOST})
 
 
-def startup_message(settings: Settings, lan_host: str | None, new_room: str) -> str:
+def startup_message(settings: Settings, lan_host: str | None, new_room: str, links: RoomLinks | None = None,
+                    rooms: Sequence[str] = ()) -> str:
     """What Rooms prints at start: where it runs, the links to give others (with the token) and a QR code.
 
     :param lan_host: the address others on the network use (`lan_host(settings)`), None if there is none
+    :param rooms: ids of rooms to print a room link for, most recent first
     """
     local = link(settings, 'localhost' if settings.host in LOCAL_HOSTS else settings.host, '/')
     lines = [f'Rooms is running at {local}']
-    if settings.share:
-        if lan_host is None:
-            lines.append('  no LAN address found: others on your network cannot reach this machine right now')
-        else:
-            home = link(settings, lan_host, '/')
-            lines += [f'  share on your network: {home}',
-                      f'  a new room:            {link(settings, lan_host, f"/room/{new_room}")}',
-                      '  scan to open the home page on a phone:', qr_terminal(home).rstrip('\n')]
-    elif settings.token_required:
-        lines.append(f'  a new room: {link(settings, "localhost", f"/room/{new_room}")}')
+    host = lan_host if settings.share else 'localhost'
+    if settings.share and lan_host is None:
+        lines.append('  no LAN address found: others on your network cannot reach this machine right now')
+    elif settings.token_required and host is not None:
+        home = link(settings, host, '/')
+        lines.append(f'  owner link (opens every room; keep it to yourself): {home}')
+        if links is not None:
+            lines.append('  room links (each opens one room only; give these to people):')
+            lines += [f'    room {room_id}: {room_link(settings, room_id, links, host)}' for room_id in rooms]
+            lines.append(f'    a new room: {room_link(settings, new_room, links, host)}')
+        if settings.share:
+            lines += ['  scan to open the home page on your phone (owner link):', qr_terminal(home).rstrip('\n')]
     if settings.token_required:
-        lines.append('  everyone needs the link with ?token=...: without it Rooms shows only "token required"')
+        lines.append('  without a link with ?token=... Rooms shows only "token required"')
     model = ('the offline demo model (no ANTHROPIC_API_KEY set)' if settings.uses_demo
              else settings.model + (f' via {settings.base_url}' if settings.base_url else ''))
     lines += [f'  replies from: {model}', f'  rooms saved in: {settings.data_dir.resolve()}',
@@ -65,8 +71,17 @@ def public_host(settings: Settings) -> str:
     return lan_host(settings) or 'localhost'
 
 
-def room_link(settings: Settings, room_id: str) -> str:
-    return link(settings, public_host(settings), f'/room/{room_id}')
+def room_link(settings: Settings, room_id: str, links: RoomLinks, host: str | None = None) -> str:
+    """The link that opens one room and nothing else (with its room key when the token is on)."""
+    path = f'/room/{room_id}'
+    if settings.token:
+        path += f'?token={quote(links.key(room_id), safe="")}'
+    return f'http://{_url_host(host or public_host(settings))}:{settings.port}{path}'
+
+
+def owner_link(settings: Settings) -> str:
+    """The link that opens everything: the home page with the access token."""
+    return link(settings, public_host(settings), '/')
 
 
 def native_window_url(settings: Settings) -> str:
@@ -93,6 +108,13 @@ def qr_terminal(url: str) -> str:
 def qr_svg_data_uri(url: str) -> str:
     """The QR code of `url` as an SVG `data:` URI for an <img>: dark on white, whatever the page theme."""
     return segno.make(url, error='m').svg_data_uri(scale=6, dark='#0f172a', light='#ffffff', border=2)
+
+
+def machine_names() -> set[str]:
+    """Every name and IPv4 address this machine is known by on its networks (for the Host check in share mode)."""
+    hostname = socket.gethostname().lower()
+    names = {hostname, f'{hostname}.local', hostname.split('.', 1)[0]}
+    return names | {str(address) for address in _interface_addresses()}
 
 
 @cache

@@ -35,7 +35,7 @@ async def simulated_app(settings: Settings) -> AsyncIterator[tuple[Rooms, Callab
                 clients: list[httpx.AsyncClient] = []
 
                 def new_user() -> User:
-                    client = httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test')
+                    client = httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://localhost')
                     clients.append(client)
                     return User(client)
                 yield rooms, new_user

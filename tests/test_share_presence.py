@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from chat import share
 from chat.config import parse_settings
+from chat.links import RoomLinks
 from chat.ui.people import clean_name
 from chat.ui.presence import TYPING_EXPIRY, TYPING_THROTTLE, Presence, RoomPresence, describe_typing
 
@@ -22,12 +23,15 @@ TOKEN = 'share-token-0123456789'
 # the start message ---------------------------------------------------------------------------------------------
 
 
-def test_share_prints_lan_links_with_the_token_and_a_qr_code() -> None:
+def test_share_prints_the_owner_link_room_links_and_a_qr_code() -> None:
     settings = parse_settings(['--share', '--token', TOKEN, '--port', '8123'], environ={})
-    text = share.startup_message(settings, '192.168.1.20', 'newroom')
+    links = RoomLinks(None)
+    text = share.startup_message(settings, '192.168.1.20', 'newroom', links, ['older', 'old'])
     assert settings.host == '0.0.0.0' and settings.token_required
-    assert f'http://192.168.1.20:8123/?token={TOKEN}' in text
-    assert f'http://192.168.1.20:8123/room/newroom?token={TOKEN}' in text
+    assert f'owner link (opens every room; keep it to yourself): http://192.168.1.20:8123/?token={TOKEN}' in text
+    for room in ('older', 'old', 'newroom'):
+        assert f'http://192.168.1.20:8123/room/{room}?token={links.key(room)}' in text
+    assert f'/room/newroom?token={TOKEN}' not in text, 'a room link never carries the owner token'
     assert f'http://localhost:8123/?token={TOKEN}' in text
     qr = share.qr_terminal(f'http://192.168.1.20:8123/?token={TOKEN}')
     assert qr.strip() and qr.rstrip('\n') in text
@@ -37,24 +41,26 @@ def test_share_prints_lan_links_with_the_token_and_a_qr_code() -> None:
 def test_share_with_a_random_token_and_no_lan_address_says_so() -> None:
     settings = parse_settings(['--share'], environ={})
     assert settings.token is not None and len(settings.token) >= 22  # 24 random bytes, url-safe: 192 bits
-    text = share.startup_message(settings, None, 'r')
+    text = share.startup_message(settings, None, 'r', RoomLinks(None))
     assert 'no LAN address found' in text and f'?token={settings.token}' in text
 
 
-def test_token_alone_prints_local_links_with_the_token_and_no_qr() -> None:
+def test_token_alone_prints_local_links_and_no_qr() -> None:
     settings = parse_settings(['--token', TOKEN, '--port', '9000'], environ={})
-    text = share.startup_message(settings, share.lan_host(settings), 'abc')
+    links = RoomLinks(None)
+    text = share.startup_message(settings, share.lan_host(settings), 'abc', links)
     assert settings.host == '127.0.0.1'
     assert f'http://localhost:9000/?token={TOKEN}' in text
-    assert f'http://localhost:9000/room/abc?token={TOKEN}' in text
+    assert f'http://localhost:9000/room/abc?token={links.key("abc")}' in text
     assert '█' not in text
 
 
 def test_no_token_no_token_in_links() -> None:
     settings = parse_settings([], environ={})
-    text = share.startup_message(settings, None, 'abc')
+    text = share.startup_message(settings, None, 'abc', RoomLinks(None))
     assert 'http://localhost:8080/' in text and 'token' not in text
-    assert share.start_path(settings) == '/' and share.room_link(settings, 'x') == 'http://localhost:8080/room/x'
+    assert share.start_path(settings) == '/'
+    assert share.room_link(settings, 'x', RoomLinks(None)) == 'http://localhost:8080/room/x'
 
 
 def test_links_quote_the_token_and_the_native_window_gets_it() -> None:
@@ -175,11 +181,12 @@ def enter(context: BrowserContext, app: AppProcess, room: str, name: str | None)
 
 
 @pytest.mark.browser
-def test_start_message_shows_the_lan_links_with_the_token(app: AppProcess) -> None:
+def test_start_message_shows_the_owner_link_and_room_links(app: AppProcess) -> None:
     lan = share.lan_address()
     if lan is not None:
         assert f'http://{lan}:{app.port}/?token={TOKEN}' in app.log
         assert f'http://{lan}:{app.port}/room/' in app.log and '█' in app.log
+        assert '/room/?token=' not in app.log
     else:
         assert 'no LAN address found' in app.log
 
@@ -194,7 +201,9 @@ def test_share_dialog_shows_the_lan_link_with_the_token_a_qr_code_and_copies(app
     page.wait_for_selector('[data-testid=share-dialog]')
     link = page.input_value('[data-testid=share-link]')
     expected_host = share.lan_address() or 'localhost'
-    assert link == f'http://{expected_host}:{app.port}/room/shared?token={TOKEN}'
+    assert link == f'http://{expected_host}:{app.port}/room/shared?token={RoomLinks(app.data_dir).key("shared")}'
+    owner_link = page.input_value('[data-testid=share-owner-link]')
+    assert owner_link == f'http://{expected_host}:{app.port}/?token={TOKEN}'
     qr = page.locator('[data-testid=share-qr] img')
     assert qr.get_attribute('src') == share.qr_svg_data_uri(link), 'the QR code must encode exactly the link'
     assert qr.evaluate('img => img.complete && img.naturalWidth > 0')

@@ -7,13 +7,16 @@ Everything else (new messages, statuses) goes through NiceGUI elements as usual.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from nicegui import background_tasks, core
+from nicegui import background_tasks, core, run
 from nicegui.client import Client
 
+from ..access import access_of
 from ..events import RoomEvent
 from ..hub import RoomHub
+from ..links import RoomLinks
 from ..models import is_valid_room_id
 from ..rooms import Rooms
 from . import naive
@@ -38,8 +41,9 @@ def install(rooms: Rooms) -> None:
             return {'texts': {}}
         room_id, client_id = str(data.get('room', '')), str(data.get('client_id', ''))
         client = Client.instances.get(client_id)
-        # only sockets that completed NiceGUI's handshake for a page (which passed any token check) may join
-        if client is None or sid not in client._socket_to_document_id or not is_valid_room_id(room_id):
+        # only sockets that completed NiceGUI's handshake for this room's page (which passed the access check) join
+        if client is None or sid not in client._socket_to_document_id or not is_valid_room_id(room_id) \
+                or room_of(client) != room_id:
             return {'texts': {}}
         hub = rooms.open_hub(room_id)
         if hub is None:
@@ -50,6 +54,37 @@ def install(rooms: Rooms) -> None:
         return {'texts': texts}
 
     core.sio.on(SYNC_EVENT, on_sync)
+
+
+def room_of(client: Client) -> str | None:
+    """The room whose page a tab shows, None for other pages."""
+    path = client.request.url.path if client.request is not None else ''
+    room_id = path.removeprefix('/room/')
+    return room_id if path.startswith('/room/') and is_valid_room_id(room_id) else None
+
+
+async def renew_room_link(links: RoomLinks, room_id: str) -> None:
+    """A new link for the room: the old one stops working at once, in open tabs too."""
+    await run.io_bound(links.renew, room_id)
+    await revoke_room_link(room_id)
+
+
+async def revoke_room_link(room_id: str) -> None:
+    """End every tab of the room that came in with its room link (the link was just renewed): each is sent to the
+    page that says it may not come in, its sockets are closed and its client is deleted, so a tab that ignores the
+    reload can do nothing more. Tabs opened with the owner's token stay."""
+    revoked = [client for client in list(Client.instances.values())
+               if room_of(client) == room_id and not access_of(client.request.scope).owner]
+    for client in revoked:
+        client.run_javascript('location.reload()')
+    if not revoked:
+        return
+    await asyncio.sleep(0.3)  # lets the reload go out before its socket closes
+    for client in revoked:
+        for sid in list(client._socket_to_document_id):
+            await core.sio.disconnect(sid)
+        if client.id in Client.instances:
+            client.delete()
 
 
 def _attach_relay(hub: RoomHub) -> None:

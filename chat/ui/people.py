@@ -13,9 +13,8 @@ from nicegui import ui
 from nicegui.client import Client
 from nicegui.events import ValueChangeEventArguments
 
-from ..config import Settings
 from .presence import NO_NAME, PRESENCE, describe_typing
-from .share_dialog import share_button
+from .share_dialog import Sharing, share_button
 
 NAME_COOKIE = 'rooms_name'
 MAX_NAME = 40
@@ -25,14 +24,14 @@ MAX_NAME = 40
 class People:
     """Built inside the composer's column; adds its buttons to the header's tools row."""
 
-    def __init__(self, room_id: str, client: Client, settings: Settings, *, tools: ui.row,
+    def __init__(self, room_id: str, client: Client, sharing: Sharing, *, tools: ui.row,
                  composer: ui.textarea) -> None:
         self.room_id = room_id
         self.client = client
         self.presence = PRESENCE.room(room_id)
         self.name: str | None = stored_name(client)
         with tools:
-            share_button(room_id, settings)
+            share_button(sharing)
             self.name_button = ui.button(icon='person', on_click=self._edit_name) \
                 .props('flat dense no-caps color=white data-testid=my-name aria-label="Your name"') \
                 .mark('my-name').tooltip('Your name in this room (click to change)')

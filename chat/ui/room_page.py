@@ -7,18 +7,23 @@ from fastapi import HTTPException
 from nicegui import ui
 from nicegui.client import Client
 
+from ..access import access_of
 from ..catalog import ModelCatalog
 from ..config import Settings
 from ..errors import MessageRejected
 from ..events import RoomEvent
 from ..hub import RoomHub
+from ..links import RoomLinks
 from ..models import Message, is_valid_room_id
+from ..participants import participant_of
 from ..pricing import describe, estimate
 from ..rooms import Rooms
+from .live import renew_room_link
 from .message_body import MessageBody
 from .message_view import MessageView
 from .people import People
 from .room_settings import open_room_settings
+from .share_dialog import Sharing
 from .theme import frame
 
 PAGE_SIZE = 30
@@ -26,26 +31,37 @@ PAGE_SIZE = 30
 demand."""
 
 
-def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog) -> None:
+def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog, links: RoomLinks) -> None:
     @ui.page('/room/{room_id}')
     async def room_page(room_id: str, client: Client) -> None:
         if not is_valid_room_id(room_id):
             raise HTTPException(status_code=404, detail='No such room: room ids use letters, digits, - and _.')
         hub = await rooms.get(room_id)
-        RoomView(hub, client, catalog, demo=settings.uses_demo, delete=lambda: rooms.delete(room_id))
+        access = access_of(client.request.scope)
+        sharing = Sharing(room_id, settings, links, owner=access.owner,
+                          renew=lambda: renew_room_link(links, room_id))
+
+        async def delete() -> None:
+            await rooms.delete(room_id)
+            await renew_room_link(links, room_id)  # a room made later under the same id must not open to this link
+        RoomView(hub, client, catalog, sharing, demo=settings.uses_demo, delete=delete if access.owner else None)
 
 
 class RoomView:
     """One tab's view of a room."""
 
-    def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, *, demo: bool,
-                 delete: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, sharing: Sharing, *, demo: bool,
+                 delete: Callable[[], Awaitable[None]] | None) -> None:
+        """:param delete: deletes the room; None when this tab may not (it came in with a room link)"""
         self.hub = hub
+        self.sharing = sharing
         self.views: dict[str, MessageView] = {}
         self.client = client
+        self.sender = participant_of(client.request) or client.id
+        """Whose messages these are for the flood limit: the browser, else this tab."""
         with frame(self._title(), demo=demo) as self.header:
             with self.header.tools:
-                ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete)) \
+                ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete, sharing)) \
                     .props('flat round dense color=white data-testid=room-settings aria-label="Room settings"') \
                     .mark('room-settings').tooltip('Room settings')
             with ui.column().classes('w-full max-w-3xl mx-auto gap-3 px-2 messages') as self.column:
@@ -82,7 +98,7 @@ class RoomView:
                         .props('round data-testid=send aria-label=Send').mark('send')
                     self.stop_button = ui.button('Stop', icon='stop', on_click=self._stop) \
                         .props('outline data-testid=stop color=negative').mark('stop')
-                self.people = People(self.hub.room_id, self.client, self.hub.settings, tools=self.header.tools,
+                self.people = People(self.hub.room_id, self.client, self.sharing, tools=self.header.tools,
                                      composer=self.input)
 
     async def _send(self) -> None:
@@ -90,7 +106,7 @@ class RoomView:
         if not text.strip():
             return  # blank messages are ignored; nothing to say about them
         try:
-            await self.hub.post(text, author=self.people.name)
+            await self.hub.post(text, author=self.people.name, sender=self.sender)
         except MessageRejected as e:
             self.rejection.set_text(str(e))
             self.rejection.set_visibility(True)

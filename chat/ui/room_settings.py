@@ -8,9 +8,12 @@ from nicegui import ui
 from ..catalog import ModelCatalog
 from ..errors import MessageRejected
 from ..hub import RoomHub
+from .share_dialog import Sharing
 
 
-async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callable[[], Awaitable[None]]) -> None:
+async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callable[[], Awaitable[None]] | None,
+                             sharing: Sharing) -> None:
+    """:param delete: None for a tab that may not delete the room (it came in with a room link)"""
     names = await catalog.names()
     if hub.model_name not in names:
         names.append(hub.model_name)
@@ -40,9 +43,20 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
                 ui.notify(str(e), type='warning')
                 return
             dialog.close()
+        if sharing.can_renew:
+            async def renew() -> None:
+                await sharing.renew()
+                ui.notify('New room link made: the old one no longer opens this room. Share the new one from '
+                          'the Share button.', type='positive')
+            with ui.row().classes('w-full items-center no-wrap gap-2'):
+                ui.label('Room link: a new one shuts out everyone who came in with the old one.') \
+                    .classes('text-sm text-gray-600')
+                ui.button('New link', icon='autorenew', on_click=renew) \
+                    .props('outline no-caps data-testid=settings-new-link').mark('settings-new-link')
         with ui.row().classes('w-full items-center'):
-            ui.button('Delete room', icon='delete', on_click=lambda: confirm_delete(dialog, delete)) \
-                .props('flat color=negative data-testid=delete-room').mark('delete-room')
+            if delete is not None:
+                ui.button('Delete room', icon='delete', on_click=lambda: confirm_delete(dialog, delete)) \
+                    .props('flat color=negative data-testid=delete-room').mark('delete-room')
             ui.space()
             ui.button('Cancel', on_click=dialog.close).props('flat')
             ui.button('Save', on_click=save).props('data-testid=settings-save').mark('settings-save')
