@@ -1,57 +1,9 @@
-"""Rooms: `python main.py --help` lists the options (see README.md)."""
+"""Rooms: `python main.py --help` lists the options (see README.md); `rooms` and `python -m chat` are the same."""
 from __future__ import annotations
 
-import socket
 import sys
 
-from fastapi.middleware.gzip import GZipMiddleware
-from nicegui import ui
-from starlette.types import ASGIApp
-
-from chat import share
-from chat.app import build
-from chat.config import Settings, parse_settings, prepare_data_dir
-from chat.errors import ConfigError
-from chat.ui import native
-
-
-def main(argv: list[str]) -> None:
-    try:
-        settings = parse_settings(argv)
-        prepare_data_dir(settings.data_dir)
-        ensure_port_free(settings.host, settings.port)
-    except ConfigError as e:
-        sys.exit(f'rooms: {e}')
-    build(settings)
-    native.configure(settings)
-    announce(settings)
-    ui.run(host=settings.host, port=settings.port, title='Rooms', reload=False,
-           show=share.start_path(settings) if settings.open_browser else False,
-           native=settings.native, show_welcome_message=False, uvicorn_logging_level='warning', favicon='💬',
-           tailwind=False,  # its classes come compiled in chat/ui/static/tailwind.css, not compiled on every load
-           gzip_middleware_factory=fast_gzip,
-           ws_per_message_deflate=False)  # deltas are tiny: compressing each costs more than it saves
-
-
-def fast_gzip(app: ASGIApp) -> GZipMiddleware:
-    """Starlette's default level 9 takes longer to compress Quasar's 500 kB than a LAN takes to send it."""
-    return GZipMiddleware(app, minimum_size=1000, compresslevel=1)
-
-
-def ensure_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as e:
-            raise ConfigError(f'cannot listen on {host}:{port} ({e.strerror}); is Rooms already running? '
-                              f'Pick another port with --port') from e
-
-
-def announce(settings: Settings) -> None:
-    lan = share.lan_host(settings) if settings.share else None
-    print(share.startup_message(settings, lan, share.new_room_id()), flush=True)
-
+from chat.cli import main
 
 # Only '__main__': with reload off, '__mp_main__' is the native window's child process, which must not serve again.
 if __name__ == '__main__':
