@@ -7,4 +7,4 @@ from chat.cli import main
 
 # Only '__main__': with reload off, '__mp_main__' is the native window's child process, which must not serve again.
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    main(sys.argv[1:], prog='python -m chat')

@@ -72,8 +72,8 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f'{message} (see --help)')
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog='python main.py', description='Rooms: real-time chat rooms with Claude.')
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description='Rooms: real-time chat rooms with Claude.')
     parser.add_argument('--host', default=None, help='interface to bind (default 127.0.0.1)')
     parser.add_argument('--port', type=int, default=8080, help='port (default 8080)')
     parser.add_argument('--data-dir', default=None, help='where rooms are stored (env CHAT_DATA_DIR, default data)')
@@ -89,10 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from argv and the environment; raises ConfigError with a one-line reason."""
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None, prog: str = 'python main.py'
+                   ) -> Settings:
+    """Build Settings from argv and the environment; raises ConfigError with a one-line reason.
+
+    :param prog: how the command was started, for --help (`rooms`, `python -m chat`)
+    """
     env = os.environ if environ is None else environ
-    args = _parser().parse_args(list(argv))
+    args = _parser(prog).parse_args(list(argv))
     if not 0 < args.port < 65536:
         raise ConfigError(f'--port must be between 1 and 65535, not {args.port}')
     token = args.token or env.get('CHAT_TOKEN') or None

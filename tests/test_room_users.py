@@ -126,3 +126,23 @@ class SilentModel:
     async def stream(self, turns, system, **hooks):  # type: ignore[no-untyped-def]
         return
         yield
+
+
+async def test_a_flood_is_refused_with_the_reason_and_the_text_is_kept(app_users) -> None:
+    """Past 20 messages in 10 s from one browser the composer says why and keeps the text; nothing is dropped."""
+    rooms, new_user = app_users
+    ann, bob = new_user(), new_user()
+    await ann.open('/room/flood')
+    await bob.open('/room/flood')
+    hub = rooms.open_hub('flood')
+    assert hub is not None
+    hub._model_for = lambda _name: SilentModel()
+    for index in range(20):
+        await send(ann, f'flood {index}')
+    await send(ann, 'one too many')
+    await ann.should_see('faster than 20 in 10 seconds')
+    assert ann.find(marker='composer').elements.pop().value == 'one too many', 'the refused text stays'
+    await send(bob, 'Bob is not limited by Ann')
+    await ann.should_see('Bob is not limited by Ann')
+    assert [m.content for m in hub.messages if m.role == 'user'] == [*(f'flood {i}' for i in range(20)),
+                                                                       'Bob is not limited by Ann']
