@@ -355,15 +355,15 @@ def refusal_page(status: int, reason: str) -> str:
                   'started Rooms for the link with <code>?token=...</code> (it is printed in their terminal and shown '
                   'by the <b>Share</b> button of every room), then open that link once: this browser remembers it.')
     else:
-        heading, test_id = 'Not allowed', 'not-allowed'
-        advice = 'Nothing here was changed.'
+        heading, test_id, advice = 'Not allowed', 'not-allowed', ''
     return f'''<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{heading} · Rooms</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1e293b}}
-h1{{font-size:1.5rem}}code{{background:#f1f5f9;padding:0 .25rem;border-radius:.25rem}}</style></head>
+h1{{font-size:1.5rem}}code{{background:#f1f5f9;padding:0 .25rem;border-radius:.25rem}}
+@media (prefers-color-scheme:dark){{body{{background:#0f172a;color:#e2e8f0}}code{{background:#1e293b}}}}</style></head>
 <body data-testid="{test_id}"><h1>{heading}</h1>
-<p>{reason} {advice}</p>
+<p>{reason}{" " + advice if advice else ""}</p>
 </body></html>
 '''
 

@@ -52,7 +52,8 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
                 ui.label('Room link: a new one shuts out everyone who came in with the old one.') \
                     .classes('text-sm text-gray-600')
                 ui.button('New link', icon='autorenew', on_click=renew) \
-                    .props('outline no-caps data-testid=settings-new-link').mark('settings-new-link')
+                    .props('outline no-caps no-wrap data-testid=settings-new-link').style('flex-shrink: 0') \
+                    .mark('settings-new-link')
         with ui.row().classes('w-full items-center'):
             if delete is not None:
                 ui.button('Delete room', icon='delete', on_click=lambda: confirm_delete(dialog, delete)) \

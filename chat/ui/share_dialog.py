@@ -73,7 +73,8 @@ def open_share_dialog(sharing: Sharing) -> ui.dialog:
                 ui.label('Gave the link to the wrong person? A new link shuts out everyone who came in with the old '
                          'one.').classes('text-sm text-gray-600')
                 ui.button('New link', icon='autorenew', on_click=renew) \
-                    .props('outline no-caps data-testid=share-renew').mark('share-renew')
+                    .props('outline no-caps no-wrap data-testid=share-renew').style('flex-shrink: 0') \
+                    .mark('share-renew')
         if sharing.owner and settings.token_required:
             ui.separator()
             ui.label('Your owner link opens every room and the room list: keep it to yourself.') \
