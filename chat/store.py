@@ -118,7 +118,10 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
         text = path.read_text(encoding='utf-8')
     except FileNotFoundError:
         return None
-    data = json.loads(text)  # ValueError (JSONDecodeError, UnicodeDecodeError) on a corrupt file
+    try:
+        data = json.loads(text)  # ValueError (JSONDecodeError, UnicodeDecodeError) on a corrupt file
+    except RecursionError:
+        raise ValueError('nested too deeply to be a room file') from None
     if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
         raise ValueError('not a TinyDB document')
     return data
@@ -215,11 +218,17 @@ class RoomFile:
     def save(self, messages: Iterable[Message]) -> None:
         """Insert or replace the given messages (by seq) and write the file once."""
         table = self._db.table(MESSAGES)
-        seqs = []
-        for message in messages:
-            table.upsert(Document(message_to_record(message), doc_id=message.seq))
-            seqs.append(message.seq)
-        self._storage.changed(MESSAGES, seqs)  # type: ignore[attr-defined]
+        by_seq = {message.seq: message for message in messages}
+        new = []
+        for seq, message in by_seq.items():
+            document = Document(message_to_record(message), doc_id=seq)
+            if table.contains(doc_id=seq):
+                table.upsert(document)
+            else:
+                new.append(document)
+        if new:  # each TinyDB write copies the whole table: an import of thousands of messages is one write, not n
+            table.insert_multiple(new)
+        self._storage.changed(MESSAGES, by_seq)  # type: ignore[attr-defined]
         self._storage.flush()  # type: ignore[attr-defined]
 
     def delete(self, seqs: Iterable[int]) -> None:
