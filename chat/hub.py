@@ -121,7 +121,8 @@ class RoomHub:
 
     @property
     def is_idle(self) -> bool:
-        return not self.events.count and self._worker is None
+        """Nobody watches, no turn runs and everything is saved: the room may be closed without losing anything."""
+        return not self.events.count and self._worker is None and not self._writer.unsaved
 
     @property
     def usage(self) -> Usage:
@@ -171,7 +172,7 @@ class RoomHub:
         for task in (self._turn, self._worker):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
-        await self._writer.flush()
+        await self._writer.close()
 
     async def flush(self) -> None:
         await self._writer.flush()

@@ -40,6 +40,12 @@ MESSAGES = 'messages'
 SETTINGS = 'settings'
 SETTINGS_DOC = 1
 StorageFactory = Callable[[Path], Storage]
+RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""After a failed write, the writer tries again after each of these pauses in turn, then every last one, until a write
+works: a disk-full spell that ends is saved without waiting for another save."""
+CLOSE_TRIES = 3
+CLOSE_PAUSE = 0.5
+"""Closing a room whose writes fail tries CLOSE_TRIES times, this many seconds apart, before it gives up."""
 YIELD_EVERY = 200
 YIELD_SECONDS = 0.0005
 """While encoding many documents, the writer thread sleeps this long every YIELD_EVERY of them. Without it the event
@@ -333,7 +339,10 @@ class RoomStore:
 
 
 class RoomWriter:
-    """The single writer of one room: saves run in order, off the event loop, coalesced per message."""
+    """The single writer of one room: saves run in order, off the event loop, coalesced per message.
+
+    A failed write keeps what it was writing and tries again by itself (RETRY_SECONDS), and with every later save.
+    """
 
     def __init__(self, room_file: RoomFile, executor: ThreadPoolExecutor,
                  on_error: Callable[[Exception], None] | None = None, on_ok: Callable[[], None] | None = None,
@@ -347,8 +356,18 @@ class RoomWriter:
         """Per seq, the latest snapshot to write, or None to delete that message."""
         self._pending_settings: RoomSettings | None = None
         self._task: asyncio.Task[None] | None = None
+        self._retry: asyncio.TimerHandle | None = None
+        self._failures = 0
+        """Writes failed in a row; picks the pause before the next retry."""
+        self._closed = False
         self.failed: Exception | None = None
         """The last write error; cleared by the next successful write."""
+
+    @property
+    def unsaved(self) -> bool:
+        """True while something is queued, being written, or waiting for a retry after a failed write."""
+        return bool(self._pending) or self._pending_settings is not None or \
+            (self._task is not None and not self._task.done())
 
     def save(self, message: Message) -> None:
         """Queue a snapshot of the message; a later snapshot of the same message replaces an unwritten one."""
@@ -380,6 +399,24 @@ class RoomWriter:
         if self._task is not None:
             await asyncio.shield(self._task)
 
+    async def close(self) -> None:
+        """Write everything; after a failure try again, CLOSE_TRIES times in all, then log what is lost."""
+        await self.flush()
+        for attempt in range(CLOSE_TRIES):
+            if not self.unsaved:
+                break
+            if attempt:
+                await asyncio.sleep(CLOSE_PAUSE)
+            self._queue_drain()
+            await self.flush()
+        self._closed = True
+        self._cancel_retry()
+        if self.unsaved:
+            messages = sum(message is not None for message in self._pending.values())
+            log.error('room %s: giving up saving after %d tries (%r); lost: %d messages, %d removals%s',
+                      self._file.room_id, CLOSE_TRIES, self.failed, messages, len(self._pending) - messages,
+                      ', its settings' if self._pending_settings is not None else '')
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending or self._pending_settings:
@@ -396,13 +433,33 @@ class RoomWriter:
                     await loop.run_in_executor(self._executor, self._file.delete, deleted)
                 if self.failed is not None and self._on_ok:
                     self._on_ok()
-                self.failed = None
+                self.failed, self._failures = None, 0
+                self._cancel_retry()
             except Exception as e:  # OSError mostly (disk full, read-only); whatever it is, keep the batch
                 log.error('cannot save room %s: %r', self._file.room_id, e)
                 self.failed = e
                 for seq, message in batch.items():
-                    self._pending.setdefault(seq, message)  # the next save retries them; newer snapshots win
+                    self._pending.setdefault(seq, message)  # newer snapshots win
                 self._pending_settings = self._pending_settings or settings
+                self._schedule_retry()
                 if self._on_error:
                     self._on_error(e)
                 return
+
+    def _schedule_retry(self) -> None:
+        self._cancel_retry()
+        if self._closed:
+            return
+        pause = RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS) - 1)]
+        self._failures += 1
+        self._retry = asyncio.get_running_loop().call_later(pause, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        if not self._closed and (self._pending or self._pending_settings is not None):
+            self._queue_drain()
+
+    def _cancel_retry(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
