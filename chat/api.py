@@ -58,8 +58,8 @@ def register(app: FastAPI, rooms: Rooms) -> None:
     async def import_room(request: Request) -> Response:
         try:
             body = await limited_body(request)
-            messages = await run_in_threadpool(transfer.parse_export, body)
-            room_id = await rooms.import_room(messages, transfer.export_title(body))
+            parsed = await run_in_threadpool(transfer.parse_export, body)
+            room_id = await rooms.import_room(parsed.messages, parsed.title)
         except ImportRejected as e:
             return JSONResponse({'error': str(e)}, status_code=413 if isinstance(e, ImportTooLarge) else 400)
         except OSError as e:

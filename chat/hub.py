@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import MessageRejected, ModelError
 from .events import Publisher, RoomEvent, Subscriber
 from .llm import ChatModel, build_turns, fit_turns
-from .models import Message, RoomSettings, RoomSummary, Status, Usage, checked_text, summarize, well_formed
+from .models import Message, RoomSettings, RoomSummary, Status, Usage, checked_text, clean_name, summarize, well_formed
 from .store import LoadedRoom, RoomFile, RoomWriter
 from .versions import highest_seq, keep_as_previous, switch_to
 
@@ -62,7 +62,7 @@ class RoomHub:
         """Store and publish a user message, then have the model answer it after any running turn."""
         text = self._checked_text(text)
         message = self._append(Message(id=_new_id(), seq=self._next_seq(), role='user', content=text,
-                                       author=(author or '').strip()[:40] or None))
+                                       author=clean_name(author, 40)))
         self._schedule('answer', None)
         return message
 

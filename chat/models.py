@@ -11,7 +11,23 @@ from typing import Any, Literal
 from .errors import MessageRejected
 
 ROOM_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]{1,64}')
+MESSAGE_ID_PATTERN = ROOM_ID_PATTERN
+"""Message ids end up in HTML attributes and URL fragments, so they keep to the room id alphabet."""
 LONE_SURROGATE = re.compile('[\ud800-\udfff]')
+NOT_ONE_LINE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+"""Control characters, newlines and tabs included: a one-line name shows each as a space."""
+NAME_CHARS = 200
+"""Longest author, model name or room title a room keeps."""
+PROMPT_CHARS = 20_000
+ERROR_CHARS = 10_000
+MAX_COUNT = 2**53
+"""Largest seq or token count a room holds: exact as a browser's number, and in orjson's range."""
+MAX_TIME = 253_402_300_799.0
+"""The last second of the year 9999: later times cannot be formatted (time.localtime overflows)."""
+MAX_VERSION_DEPTH = 50
+"""Versions hold messages that hold versions; deeper nesting than this is not a real room."""
+VERSION_FIELDS = ('content', 'status', 'model', 'error', 'created_at', 'author')
+"""What a shelved version keeps of its message (see versions.py), besides its usage and the messages after it."""
 Role = Literal['user', 'assistant']
 
 
@@ -42,6 +58,9 @@ class Usage:
 
     def as_tuple(self) -> tuple[int, int, int, int]:
         return self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens
+
+
+USAGE_FIELDS = tuple(field.name for field in dataclasses.fields(Usage))
 
 
 @dataclass(slots=True)
@@ -91,8 +110,27 @@ class RoomSettings:
             changes['max_tokens'] = max_tokens
         for name in ('title', 'system_prompt', 'model'):
             if isinstance(changes.get(name), str):
-                changes[name] = str(changes[name]).strip()[:20_000] or None
+                changes[name] = _setting(name, changes[name])
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def clean_text(text: str, limit: int | None = None, *, one_line: bool = False) -> str:
+    """Text from outside (a browser, a model, a file, an import) as a room may hold it: the one boundary cleaner.
+
+    Lone UTF-16 surrogates become U+FFFD. With `limit` (names, titles, prompts) the text is stripped and cut to
+    `limit` characters; `one_line` (names, titles) also turns control characters, newlines included, into spaces.
+    """
+    text = well_formed(text)
+    if one_line and NOT_ONE_LINE.search(text) is not None:
+        text = NOT_ONE_LINE.sub(' ', text)
+    if limit is not None:
+        text = text.strip()[:limit].rstrip()
+    return text
+
+
+def clean_name(value: object, limit: int = NAME_CHARS) -> str | None:
+    """An author, model name or title from outside: one cleaned line, or None when blank or not text."""
+    return (clean_text(value, limit, one_line=True) or None) if isinstance(value, str) else None
 
 
 def well_formed(text: str) -> str:
@@ -107,7 +145,7 @@ def well_formed(text: str) -> str:
 
 def checked_text(text: str, limit: int) -> str:
     """A message's text without surrounding blanks; raises MessageRejected when blank or over `limit` characters."""
-    text = well_formed(text).strip()
+    text = clean_text(text).strip()
     if not text:
         raise MessageRejected('The message is empty; type something first.')
     if len(text) > limit:
@@ -143,22 +181,91 @@ def message_to_record(message: Message) -> dict[str, Any]:
     }
 
 
-def message_from_record(record: dict[str, Any]) -> Message:
+def message_from_record(record: dict[str, Any], depth: int = 0) -> Message:
+    """A message as a room file or an import holds it, every string cleaned (clean_text), counts and times bounded,
+    the messages of its versions converted the same way. Raises ValueError, TypeError or KeyError on a record no room
+    could hold (no id, seq or known status).
+    """
+    message_id = record['id']
+    if not isinstance(message_id, str) or MESSAGE_ID_PATTERN.fullmatch(message_id) is None:
+        raise ValueError(f'{message_id!r} is not a message id')
+    versions = [version_from_record(version, depth) for version in record.get('versions') or []]
+    version = record.get('version')
     return Message(
-        id=str(record['id']),
-        seq=int(record['seq']),
+        id=message_id,
+        seq=_seq(record['seq']),
         role='assistant' if record.get('role') == 'assistant' else 'user',
-        content=well_formed(str(record.get('content', ''))),
+        content=clean_text(str(record.get('content', ''))),
         status=Status(record.get('status', 'complete')),
-        created_at=float(record.get('created_at', 0.0)),
-        author=record.get('author'),
-        model=record.get('model'),
-        error=record.get('error'),
-        usage=Usage(**record['usage']) if isinstance(record.get('usage'), dict) else None,
-        left_out=int(record.get('left_out') or 0),
-        versions=list(record.get('versions') or []),
-        version=int(record.get('version', len(record.get('versions') or []))),
+        created_at=_time(record.get('created_at', 0.0)),
+        author=clean_name(record.get('author')),
+        model=clean_name(record.get('model')),
+        error=_error(record.get('error')),
+        usage=usage_from_record(record.get('usage')),
+        left_out=_count(record.get('left_out')),
+        versions=versions,
+        version=version if is_count(version) and version <= len(versions) else len(versions),
     )
+
+
+def version_from_record(record: Any, depth: int = 0) -> dict[str, Any]:
+    """A shelved version (see versions.py) with its fields cleaned like a message's and the messages after it
+    converted by message_from_record; raises like it."""
+    if depth >= MAX_VERSION_DEPTH:
+        raise ValueError(f'versions are nested more than {MAX_VERSION_DEPTH} deep')
+    if not isinstance(record, dict) or not isinstance(record.get('tail'), list):
+        raise TypeError('a version must be an object with a "tail" list of messages')
+    usage = usage_from_record(record.get('usage'))
+    return {
+        'content': clean_text(str(record.get('content', ''))),
+        'status': str(Status(record.get('status', 'complete'))),
+        'model': clean_name(record.get('model')),
+        'error': _error(record.get('error')),
+        'created_at': _time(record.get('created_at', 0.0)),
+        'author': clean_name(record.get('author')),
+        'usage': dataclasses.asdict(usage) if usage else None,
+        'tail': [message_to_record(message_from_record(message, depth + 1)) for message in record['tail']],
+    }
+
+
+def usage_from_record(value: Any) -> Usage | None:
+    """Token counts; anything but a mapping of counts (an odd file) counts as none."""
+    if not isinstance(value, dict):
+        return None
+    counts = [value.get(name, 0) for name in USAGE_FIELDS]
+    return Usage(*counts) if all(is_count(count) for count in counts) else None
+
+
+def _seq(value: Any) -> int:
+    try:
+        seq = int(value)
+    except OverflowError:  # infinity: not an ArithmeticError the callers expect of a bad record
+        raise ValueError(f'seq {value} is not a number') from None
+    if not 0 <= seq <= MAX_COUNT:
+        raise ValueError(f'seq {seq} is out of range')
+    return seq
+
+
+def _time(value: Any) -> float:
+    """Epoch seconds; a time no page can show (NaN, negative, past the year 9999) becomes 0."""
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return 0.0
+    return seconds if 0.0 <= seconds <= MAX_TIME else 0.0
+
+
+def _count(value: Any) -> int:
+    return value if is_count(value) else 0
+
+
+def is_count(value: Any) -> bool:
+    """A whole number (not a bool) from 0 to MAX_COUNT."""
+    return type(value) is int and 0 <= value <= MAX_COUNT
+
+
+def _error(value: Any) -> str | None:
+    return (clean_text(value, ERROR_CHARS) or None) if isinstance(value, str) else None
 
 
 def title_from(messages: list[Message], words: int = 8) -> str:
@@ -181,8 +288,17 @@ def settings_to_record(settings: RoomSettings) -> dict[str, Any]:
     return dataclasses.asdict(settings)
 
 
-def settings_from_record(record: dict[str, Any] | None) -> RoomSettings:
-    record = record or {}
+def settings_from_record(record: Any) -> RoomSettings:
+    """A room's settings as its file holds them, cleaned like an edit (RoomSettings.updated); odd values are unset."""
+    record = record if isinstance(record, dict) else {}
     max_tokens = record.get('max_tokens')
-    return RoomSettings(title=record.get('title') or None, system_prompt=record.get('system_prompt') or None,
-                        model=record.get('model') or None, max_tokens=int(max_tokens) if max_tokens else None)
+    return RoomSettings(title=_setting('title', record.get('title')),
+                        system_prompt=_setting('system_prompt', record.get('system_prompt')),
+                        model=_setting('model', record.get('model')),
+                        max_tokens=max_tokens if is_count(max_tokens) and 1 <= max_tokens <= 128_000 else None)
+
+
+def _setting(name: str, value: Any) -> str | None:
+    if name == 'system_prompt':
+        return (clean_text(value, PROMPT_CHARS) or None) if isinstance(value, str) else None
+    return clean_name(value)

@@ -13,9 +13,9 @@ from .config import Settings
 from .errors import InvalidRoomId
 from .hub import RoomHub
 from .llm import ChatModel
-from .models import Message, RoomSummary, is_valid_room_id, message_from_record, summarize
+from .models import Message, RoomSummary, is_valid_room_id, message_from_record, settings_from_record, summarize
 from .search import SEARCH_LIMIT, SearchIndex, SearchResult, search_terms
-from .store import MESSAGES, RoomStore, read_json_file
+from .store import MESSAGES, SETTINGS, SETTINGS_DOC, RoomStore, read_json_file
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +167,9 @@ class Rooms:
                 if cached is None or cached[0] != mtime:
                     data = read_json_file(path) or {}
                     messages = [message_from_record(r) for r in data.get(MESSAGES, {}).values()]
+                    settings = settings_from_record(data.get(SETTINGS, {}).get(str(SETTINGS_DOC)))
                     cached = self._summary_cache[room_id] = (mtime, summarize(room_id, sorted(
-                        messages, key=lambda m: m.seq)))
+                        messages, key=lambda m: m.seq), settings))
             except (OSError, ValueError, KeyError, TypeError) as e:
                 log.warning('cannot list room %s: %s', room_id, e)
                 continue

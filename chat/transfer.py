@@ -3,26 +3,31 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
-import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ImportRejected, ImportTooLarge
-from .models import Message, Status, message_from_record, message_to_record
-from .versions import VERSION_FIELDS
+from .models import (
+    MAX_COUNT,
+    MAX_TIME,
+    MAX_VERSION_DEPTH,
+    MESSAGE_ID_PATTERN,
+    NAME_CHARS,
+    VERSION_FIELDS,
+    Message,
+    Status,
+    clean_name,
+    is_count,
+    message_from_record,
+    message_to_record,
+)
 
 EXPORT_FORMAT = 'rooms-export'
 EXPORT_VERSION = 1
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 """The largest export file an import accepts."""
-MESSAGE_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]{1,64}')
-"""Message ids end up in HTML attributes and URL fragments, so they keep to the room id alphabet."""
-MAX_NAME_CHARS = 200
-"""Longest author or model name an import accepts."""
-MAX_VERSION_DEPTH = 50
-"""Versions hold messages that hold versions; deeper nesting than this is not a real room."""
 REQUIRED = ('id', 'seq', 'role', 'content', 'status', 'created_at')
 OPTIONAL_TEXT = ('author', 'model', 'error')
 
@@ -53,20 +58,23 @@ def too_large(size: int) -> ImportTooLarge:
     return ImportTooLarge(f'The file has {size / mb:.1f} MB; the limit is {MAX_IMPORT_BYTES // mb} MB.')
 
 
-def export_title(data: bytes | str) -> str | None:
-    """The room title an export carries, if any (call after parse_export accepted the same data)."""
-    document = json.loads(data.decode('utf-8-sig') if isinstance(data, bytes) else data)
-    title = document.get('title') if isinstance(document, dict) else None
-    return title.strip()[:200] or None if isinstance(title, str) else None
+@dataclass(slots=True, frozen=True)
+class ParsedExport:
+    """What an accepted export becomes: its messages (checked, seq 1..n) and its room's title, if it has one."""
+
+    messages: list[Message]
+    title: str | None
 
 
-def parse_export(data: bytes | str) -> list[Message]:
-    """The messages of an export, checked field by field and numbered 1..n in their order.
+def parse_export(data: bytes | str) -> ParsedExport:
+    """The messages and title of an export, checked field by field, numbered 1..n in their order. Blocking: run it
+    off the event loop (an export may have 20 MB).
 
-    Raises ImportRejected on anything a room could not hold: nothing is created from a file that fails.
-    Messages kept in earlier versions (regenerate, edit) are checked the same way and numbered after the
-    shown ones, so no seq is used twice. A reply still `streaming` when it was exported can never finish,
-    so it comes back `interrupted`.
+    Raises ImportRejected on anything a room could not hold: nothing is created from a file that fails. Messages kept
+    in earlier versions (regenerate, edit) are checked the same way and numbered after the shown ones, so no seq is
+    used twice. Every message, at every level, is then converted by the code that reads room files
+    (models.message_from_record), so what an import accepts opens like a room that was never exported. A reply still
+    `streaming` when it was exported can never finish, so it comes back `interrupted`.
     """
     if len(data) > MAX_IMPORT_BYTES:
         raise too_large(len(data))
@@ -99,7 +107,7 @@ def parse_export(data: bytes | str) -> list[Message]:
             messages.append(message_from_record(record))
         except (ValueError, TypeError, KeyError) as e:  # a field models.py knows and this check does not
             raise ImportRejected(f'Message {index}: it cannot be read ({e}).') from None
-    return messages
+    return ParsedExport(messages, clean_name(document.get('title')))
 
 
 def _check_list(records: list[Any], where: str, ids: set[str], depth: int) -> None:
@@ -134,20 +142,22 @@ def _check_record(record: Any) -> str | None:
         return f'it lacks {", ".join(missing)}'
     if not isinstance(record['id'], str) or not MESSAGE_ID_PATTERN.fullmatch(record['id']):
         return '"id" must be 1 to 64 letters, digits, - or _'
-    if not _is_count(record['seq']):
-        return '"seq" must be a whole number of 0 or more'
+    if not is_count(record['seq']):
+        return f'"seq" must be a whole number from 0 to {MAX_COUNT:,}'
     if record['role'] not in ('user', 'assistant'):
         return '"role" must be "user" or "assistant"'
     if (problem := _check_fields(record)) is not None:
         return problem
     usage = record.get('usage')
-    if usage is not None and (not isinstance(usage, dict) or not all(_is_count(v) for v in usage.values())):
+    if usage is not None and (not isinstance(usage, dict) or not all(is_count(v) for v in usage.values())):
         return '"usage" must be null or an object of token counts'
+    if record.get('left_out') is not None and not is_count(record['left_out']):
+        return f'"left_out" must be a whole number from 0 to {MAX_COUNT:,}'
     versions = record.get('versions')
     if versions is not None and not isinstance(versions, list):
         return '"versions" must be a list'
     position = record.get('version', len(versions or []))
-    if not _is_count(position) or position > len(versions or []):
+    if not is_count(position) or position > len(versions or []):
         return f'"version" must be a whole number from 0 to {len(versions or [])}'
     return None
 
@@ -169,21 +179,17 @@ def _check_fields(record: dict[str, Any]) -> str | None:
         return '"content" must be text'
     if not isinstance(record['status'], str) or record['status'] not in {str(s) for s in Status}:
         return f'"status" must be one of {", ".join(str(s) for s in Status)}'
-    created = record['created_at']
-    if not isinstance(created, int | float) or isinstance(created, bool) or not math.isfinite(created) or created < 0:
-        return '"created_at" must be a time in epoch seconds'
+    created = record['created_at']  # NaN compares false; a 400-digit int compares without overflowing
+    if not isinstance(created, int | float) or isinstance(created, bool) or not 0 <= created <= MAX_TIME:
+        return '"created_at" must be a time in epoch seconds, before the year 10000'
     for key in OPTIONAL_TEXT:
         value = record.get(key)
         if value is not None and not isinstance(value, str):
             return f'"{key}" must be text or null'
     for key in ('author', 'model'):
-        if len(record.get(key) or '') > MAX_NAME_CHARS:
-            return f'"{key}" is longer than {MAX_NAME_CHARS} characters'
+        if len(record.get(key) or '') > NAME_CHARS:
+            return f'"{key}" is longer than {NAME_CHARS} characters'
     return None
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _renumbered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

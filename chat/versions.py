@@ -9,9 +9,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from .models import Message, Status, Usage, message_from_record, message_to_record
-
-VERSION_FIELDS = ('content', 'status', 'model', 'error', 'created_at', 'author')
+from .models import VERSION_FIELDS, Message, Status, message_from_record, message_to_record, usage_from_record
 
 
 def keep_as_previous(message: Message, tail: Sequence[Message]) -> None:
@@ -29,7 +27,7 @@ def switch_to(message: Message, tail: Sequence[Message], position: int) -> list[
     message.versions, message.version = every, position
     for name in VERSION_FIELDS:
         setattr(message, name, Status(chosen[name]) if name == 'status' else chosen[name])
-    message.usage = _usage(chosen.get('usage'))
+    message.usage = usage_from_record(chosen.get('usage'))
     return [message_from_record(record) for record in chosen['tail']]
 
 
@@ -49,13 +47,3 @@ def _snapshot(message: Message, tail: Sequence[Message]) -> dict[str, Any]:
     snapshot['usage'] = dataclasses.asdict(message.usage) if message.usage else None  # optional: older files lack it
     snapshot['tail'] = [message_to_record(m) for m in tail]
     return snapshot
-
-
-def _usage(value: Any) -> Usage | None:
-    """A shelved version's usage; anything but a mapping of token counts (an odd imported file) counts as none."""
-    if not isinstance(value, dict):
-        return None
-    counts = {field.name: value.get(field.name) for field in dataclasses.fields(Usage)}
-    if not all(isinstance(count, int) and count >= 0 for count in counts.values()):
-        return None
-    return Usage(**counts)

@@ -11,7 +11,7 @@ from ..config import Settings
 from ..errors import ImportRejected
 from ..models import RoomSummary
 from ..rooms import Rooms
-from ..transfer import MAX_IMPORT_BYTES, export_title, parse_export, too_large
+from ..transfer import MAX_IMPORT_BYTES, parse_export, too_large
 from .search_panel import SearchPanel
 from .theme import frame
 
@@ -103,8 +103,8 @@ def import_control(rooms: Rooms) -> None:
             if event.file.size() > MAX_IMPORT_BYTES:
                 raise too_large(event.file.size())
             data = await event.file.read()
-            messages = await run.io_bound(parse_export, data)
-            room_id = await rooms.import_room(messages, export_title(data))
+            parsed = await run.io_bound(parse_export, data)
+            room_id = await rooms.import_room(parsed.messages, parsed.title)
         except ImportRejected as e:
             ui.notify(f'Nothing was imported from {event.file.name}: {e}', type='negative', multi_line=True,
                       close_button=True, timeout=0)
