@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from .config import Settings
-from .errors import MessageRejected, ModelError
+from .errors import MessageRejected, ModelError, RateLimited
 from .events import Publisher, RoomEvent, Subscriber
 from .llm import ChatModel, build_turns, fit_turns
 from .models import Message, RoomSettings, RoomSummary, Status, Usage, checked_text, clean_name, summarize, well_formed
@@ -25,6 +25,9 @@ from .versions import highest_seq, keep_as_previous, switch_to
 log = logging.getLogger(__name__)
 
 SAVE_FAILED = 'Saving this room failed'
+RATE_LIMIT = 20
+RATE_WINDOW = 10.0
+"""A person may send RATE_LIMIT messages in RATE_WINDOW seconds; a flood past that is refused, with the reason."""
 JobKind = Literal['answer', 'retry', 'continue', 'regenerate']
 
 
@@ -54,13 +57,19 @@ class RoomHub:
         self.streaming: Message | None = None
         """The reply being generated now, if any."""
         self._high_seq = highest_seq(self.messages)
+        self._sent: dict[str, deque[float]] = {}
+        """Per sender, when their last messages arrived (the flood limit)."""
         self._recover_interrupted()
 
     # intents ---------------------------------------------------------------------------------------------
 
-    async def post(self, text: str, author: str | None = None) -> Message:
-        """Store and publish a user message, then have the model answer it after any running turn."""
+    async def post(self, text: str, author: str | None = None, sender: str | None = None) -> Message:
+        """Store and publish a user message, then have the model answer it after any running turn.
+
+        :param sender: who sends it (a browser's participant id, a script's address), for the flood limit
+        """
         text = self._checked_text(text)
+        self._check_rate(sender or author or '')
         message = self._append(Message(id=_new_id(), seq=self._next_seq(), role='user', content=text,
                                        author=clean_name(author, 40)))
         self._schedule('answer', None)
@@ -300,6 +309,20 @@ class RoomHub:
     def _ensure_quiet(self) -> None:
         if self._worker is not None:
             raise MessageRejected('Wait until the reply is finished (or stop it), then try again.')
+
+    def _check_rate(self, sender: str) -> None:
+        """Refuse a sender's message past RATE_LIMIT messages in RATE_WINDOW seconds; nothing else is touched."""
+        now = time.monotonic()
+        times = self._sent.setdefault(sender, deque())
+        while times and now - times[0] > RATE_WINDOW:
+            times.popleft()
+        if len(times) >= RATE_LIMIT:
+            wait = max(1, round(RATE_WINDOW - (now - times[0])))
+            raise RateLimited(f'You are sending messages faster than {RATE_LIMIT} in {RATE_WINDOW:.0f} seconds. '
+                              f'Wait {wait} s and send again; your text is kept.')
+        times.append(now)
+        if len(self._sent) > 1000:  # senders long gone: keep the table small
+            self._sent = {key: t for key, t in self._sent.items() if t and now - t[-1] <= RATE_WINDOW}
 
     def _checked_text(self, text: str) -> str:
         if self.deleted:
