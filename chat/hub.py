@@ -18,7 +18,19 @@ from .config import Settings
 from .errors import MessageRejected, ModelError, RateLimited
 from .events import Publisher, RoomEvent, Subscriber
 from .llm import ChatModel, build_turns, fit_turns
-from .models import Message, RoomSettings, RoomSummary, Status, Usage, checked_text, clean_name, summarize, well_formed
+from .models import (
+    ERROR_CHARS,
+    Message,
+    RoomSettings,
+    RoomSummary,
+    Status,
+    Usage,
+    checked_text,
+    clean_name,
+    clean_text,
+    summarize,
+    well_formed,
+)
 from .store import LoadedRoom, RoomFile, RoomWriter
 from .versions import highest_seq, keep_as_previous, switch_to
 
@@ -266,7 +278,7 @@ class RoomHub:
         except asyncio.CancelledError:
             reply.status = Status.STOPPED
         except ModelError as e:
-            reply.status, reply.error = Status.ERROR, e.reason
+            reply.status, reply.error = Status.ERROR, clean_text(e.reason, ERROR_CHARS)  # from the API server
         except Exception as e:  # whatever ended the turn, the reply must not stay `streaming`
             log.exception('reply in room %s failed', self.room_id)
             reply.status, reply.error = Status.ERROR, f'Unexpected error: {type(e).__name__}. Press Retry.'

@@ -250,6 +250,7 @@ def test_fast_deltas_are_throttled_and_finished_blocks_kept(tab: Tab, server: Se
     streamed = ' paragraph, streamed one code point at a time. ' * 12 + '\n\n```js\nlet a = 1;\n\n\nlet b = 2;\n```\n'
     server.call('/burst', {'msgid': 'd1', 'text': streamed})
     tab.wait_text('d1', 'First paragraph.\n\nSecond' + streamed)
+    tab.page.wait_for_function('window.__renders >= 1', timeout=5_000)  # throttled: on a busy machine it comes late
     tab.page.wait_for_timeout(100)
     renders = tab.page.evaluate('window.__renders')
     assert 1 <= renders < len(streamed) / 4, renders

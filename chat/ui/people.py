@@ -6,13 +6,13 @@ a browser picks its name once for every room and tab, and the server keeps nothi
 from __future__ import annotations
 
 import json
-import re
 from urllib.parse import unquote
 
 from nicegui import ui
 from nicegui.client import Client
 from nicegui.events import ValueChangeEventArguments
 
+from .. import models
 from .presence import NO_NAME, PRESENCE, describe_typing
 from .share_dialog import Sharing, share_button
 
@@ -118,5 +118,5 @@ def stored_name(client: Client) -> str | None:
 
 def clean_name(name: str) -> str:
     """One line of printable text, at most MAX_NAME characters; 'Someone' is what nobody is called."""
-    name = re.sub(r'[\x00-\x1f\x7f]+', ' ', name).strip()[:MAX_NAME].strip()
+    name = models.clean_name(name, MAX_NAME) or ''
     return '' if name == NO_NAME else name
