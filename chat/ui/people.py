@@ -118,5 +118,5 @@ def stored_name(client: Client) -> str | None:
 
 def clean_name(name: str) -> str:
     """One line of printable text, at most MAX_NAME characters; 'Someone' is what nobody is called."""
-    name = models.clean_name(name, MAX_NAME) or ''
+    name = ' '.join((models.clean_name(name, MAX_NAME) or '').split())  # a run of blanks reads as one
     return '' if name == NO_NAME else name

@@ -55,7 +55,7 @@ def share_button(sharing: Sharing) -> ui.button:
 
 def open_share_dialog(sharing: Sharing) -> ui.dialog:
     settings = sharing.settings
-    with ui.dialog() as dialog, ui.card().classes('items-center gap-3 w-full max-w-lg') \
+    with ui.dialog() as dialog, ui.card().classes('items-center gap-3 w-full max-w-xl') \
             .props('data-testid=share-dialog'):
         ui.label('Share this room').classes('text-lg font-semibold self-start')
         ui.label(_who_can_open(settings)).classes('text-sm text-gray-600 self-start')
