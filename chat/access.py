@@ -137,14 +137,14 @@ class HostPolicy:
         return self._machine_names
 
 
+HOST_HEADER = re.compile(r'(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(:[0-9]{1,5})?')
+"""What a browser sends as `Host`: a name or an address, then maybe a port; anything else names no host of ours."""
+
+
 def host_name(host_header: str) -> str:
-    """The host name of a `Host` header or an origin's netloc, lower case, without port, brackets or final dot."""
-    host = host_header.strip().lower()
-    if host.startswith('['):
-        return host[1:host.find(']')] if ']' in host else ''
-    if host.count(':') == 1:
-        host = host.split(':', 1)[0]
-    return host.rstrip('.')
+    """The host name of a `Host` header, lower case, without port, brackets or final dot; '' when malformed."""
+    match = HOST_HEADER.fullmatch(host_header.strip().lower())
+    return match[1].strip('[]').rstrip('.') if match else ''
 
 
 def _is_loopback(name: str) -> bool:

@@ -249,7 +249,8 @@ def lone_surrogates(value: Any) -> list[str]:
 
 FOREIGN_HOSTS = ['evil.example', 'evil.example:{port}', '127.0.0.1.evil.example', '127.0.0.1.evil.example:{port}',
                  'localhost.evil.example', 'localhost.evil.example:{port}', 'EVIL.example.', 'localhost@evil.example',
-                 '0.0.0.0:{port}', '[::2]:{port}', '10.11.12.13:{port}', '']
+                 '0.0.0.0:{port}', '[::2]:{port}', '10.11.12.13:{port}', '',
+                 'localhost:{port}.evil.example', '127.0.0.1:1@evil.example', '[::1]evil.example']  # malformed
 
 
 @pytest.mark.parametrize('host', FOREIGN_HOSTS)
