@@ -11,12 +11,13 @@ from .models import Message
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice', 'settings', 'deleted']
+EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice', 'settings', 'deleted', 'activity']
 
 
 @dataclass(slots=True, frozen=True)
 class RoomEvent:
-    """What changed in a room. `delta` carries `text` appended at `offset` (-1: replace the whole text)."""
+    """What changed in a room. `delta` carries `text` appended at `offset` (-1: replace the whole text); `activity`
+    (and `deleted`) carry in `text` who did something that changed the room for everyone."""
 
     kind: EventKind
     message: Message | None = None

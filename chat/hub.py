@@ -20,14 +20,18 @@ from .events import Publisher, RoomEvent, Subscriber
 from .llm import ChatModel, build_turns, fit_turns
 from .models import (
     ERROR_CHARS,
+    REACTIONS,
     Message,
+    Person,
     RoomSettings,
     RoomSummary,
     Status,
     Usage,
+    addresses_claude,
     checked_text,
     clean_name,
     clean_text,
+    excerpt,
     summarize,
     well_formed,
 )
@@ -71,28 +75,54 @@ class RoomHub:
         self._high_seq = highest_seq(self.messages)
         self._sent: dict[str, deque[float]] = {}
         """Per sender, when their last messages arrived (the flood limit)."""
+        self._stopped_by: Person | None = None
+        self._regenerated_by: Person | None = None
         self._recover_interrupted()
 
     # intents ---------------------------------------------------------------------------------------------
 
-    async def post(self, text: str, author: str | None = None, sender: str | None = None) -> Message:
-        """Store and publish a user message, then have the model answer it after any running turn.
+    async def post(self, text: str, author: str | None = None, sender: str | None = None, *,
+                   author_id: str | None = None, reply_to: str | None = None, ask_claude: bool = False) -> Message:
+        """Store and publish a user message, then have the model answer it after any running turn (in a room that
+        answers only mentions: when it mentions Claude or `ask_claude` is set).
 
         :param sender: who sends it (a browser's participant id, a script's address), for the flood limit
+        :param author_id: the participant who writes it: only they may edit it later
+        :param reply_to: the id of an earlier message this one answers (it is quoted)
         """
         text = self._checked_text(text)
+        quote = self._quote(reply_to) if reply_to else None
         self._check_rate(sender or author or '')
         message = self._append(Message(id=_new_id(), seq=self._next_seq(), role='user', content=text,
-                                       author=clean_name(author, 40)))
-        self._schedule('answer', None)
+                                       author=clean_name(author, 40), author_id=author_id, reply_to=quote,
+                                       ask_claude=ask_claude or addresses_claude(text)))
+        if self._answers(message):
+            self._schedule('answer', None)
         return message
 
-    def stop(self) -> bool:
+    def stop(self, by: Person | None = None) -> bool:
         """Cancel the running reply; its partial text is kept as `stopped`. True if something was stopped."""
         if self._turn is None or self._turn.done():
             return False
+        self._stopped_by = by
         self._turn.cancel()
         return True
+
+    def react(self, message_id: str, emoji: str, person: Person) -> None:
+        """Add the person's reaction to a message, or take it back if they had given it; live in every tab."""
+        message = self._by_id.get(message_id)
+        if message is None:
+            raise MessageRejected('That message no longer exists.')
+        if emoji not in REACTIONS:
+            raise MessageRejected(f'React with one of {" ".join(REACTIONS)}.')
+        if person.id is None:
+            raise MessageRejected('Reactions need a browser that keeps cookies.')
+        people = message.reactions.setdefault(emoji, {})
+        if people.pop(person.id, None) is None:
+            people[person.id] = person.label
+        if not people:
+            del message.reactions[emoji]
+        self._changed(message)
 
     def retry(self, message_id: str) -> None:
         """Run a failed, stopped or interrupted reply again, in place."""
@@ -102,34 +132,47 @@ class RoomHub:
         """Have the model go on from the partial text of a failed, stopped or interrupted reply."""
         self._schedule('continue', self._resumable(message_id))
 
-    def regenerate(self, message_id: str) -> None:
+    def regenerate(self, message_id: str, by: Person | None = None) -> None:
         """Write the last reply again; the old one stays as a previous version."""
         message = self._by_id.get(message_id)
         if message is None or message.role != 'assistant' or message is not self.messages[-1]:
             raise MessageRejected('Only the last reply can be regenerated.')
         self._ensure_quiet()
+        self._regenerated_by = by
         self._schedule('regenerate', message)
 
-    def edit(self, message_id: str, text: str) -> None:
-        """Replace a user message's text and answer again from there; the old branch stays a previous version."""
+    def edit(self, message_id: str, text: str, by: Person | None = None) -> None:
+        """Replace a user message's text and answer again from there; the old branch stays a previous version.
+
+        Only the message's author may: the hub refuses everyone else, whatever their page shows.
+        """
         message = self._by_id.get(message_id)
         if message is None or message.role != 'user':
-            raise MessageRejected('Only your messages can be edited.')
+            raise MessageRejected('Only your own messages can be edited.')
+        if message.author_id is None or by is None or by.id != message.author_id:
+            raise MessageRejected('Only the person who wrote a message can edit it.')
         text = self._checked_text(text)
         self._ensure_quiet()
         keep_as_previous(message, self._after(message))
         message.content, message.created_at, message.status = text, time.time(), Status.COMPLETE
+        message.edited, message.activity = True, None
         self._replace_tail(message, [])
-        self._schedule('answer', None)
+        if self._answers(message):
+            self._schedule('answer', None)
 
-    def select_version(self, message_id: str, position: int) -> None:
+    def select_version(self, message_id: str, position: int, by: Person | None = None) -> None:
         """Show another version of a message (and the conversation that followed it) in every tab."""
         message = self._by_id.get(message_id)
         if message is None or not 0 <= position <= len(message.versions):
             raise MessageRejected('That version does not exist.')
         self._ensure_quiet()
         if position != message.version:
-            self._replace_tail(message, switch_to(message, self._after(message), position))
+            tail = switch_to(message, self._after(message), position)
+            if by is not None:
+                message.activity = f'version {position + 1} shown by {by.label}'
+            self._replace_tail(message, tail)
+            if by is not None:
+                self._tell(f'{by.label} switched a message to version {position + 1} of {len(message.versions) + 1}')
 
     # reading ---------------------------------------------------------------------------------------------
 
@@ -165,12 +208,20 @@ class RoomHub:
     def model_name(self) -> str:
         return self.room_settings.model or self.settings.model
 
-    def configure(self, **changes: str | int | None) -> RoomSettings:
-        """Change the room's settings (title, system_prompt, model, max_tokens), saved and shown in every tab."""
+    def configure(self, by: Person | None = None, **changes: str | int | None) -> RoomSettings:
+        """Change the room's settings (title, system_prompt, model, max_tokens, reply_mode), saved and shown in every
+        tab; `by` is named to everyone."""
+        before = self.room_settings
         self.room_settings = self.room_settings.updated(**changes)
         self._writer.save_settings(self.room_settings)
         self._publish(RoomEvent('settings'))
+        if by is not None and self.room_settings != before:
+            self._tell(f'{by.label} changed the room settings')
         return self.room_settings
+
+    @property
+    def reply_mode(self) -> str:
+        return self.room_settings.reply_mode or 'every'
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber` with every event of this room from now on; returns the function that unsubscribes it."""
@@ -198,11 +249,11 @@ class RoomHub:
     async def flush(self) -> None:
         await self._writer.flush()
 
-    async def close_deleted(self) -> None:
+    async def close_deleted(self, by: Person | None = None) -> None:
         """Stop everything and tell every tab the room is gone (Rooms moves the file to the trash)."""
         self.deleted = True
         await self.close()
-        self._publish(RoomEvent('deleted'))
+        self._publish(RoomEvent('deleted', text=f'This room was deleted by {by.label}.' if by else ''))
 
     # turns -----------------------------------------------------------------------------------------------
 
@@ -243,6 +294,12 @@ class RoomHub:
             if kind == 'regenerate':
                 keep_as_previous(reply, [])
                 reply.created_at = time.time()
+                by, self._regenerated_by = self._regenerated_by, None
+                reply.activity = f'regenerated by {by.label}' if by else None
+                if by is not None:
+                    self._tell(f'{by.label} asked for a new version of the last reply')
+            elif kind in {'retry', 'continue'}:
+                reply.activity = None
             if kind in {'retry', 'regenerate'}:
                 reply.content, reply.usage = '', None
                 self._publish(RoomEvent('delta', reply, offset=-1, text=''))
@@ -253,6 +310,7 @@ class RoomHub:
 
     async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
         last_checkpoint = time.monotonic()
+        self._stopped_by = None
         try:
             # a thread: in a room of thousands of messages this takes milliseconds that streaming tabs should not wait
             turns, reply.left_out = await asyncio.to_thread(
@@ -277,6 +335,9 @@ class RoomHub:
             reply.status = Status.COMPLETE
         except asyncio.CancelledError:
             reply.status = Status.STOPPED
+            if self._stopped_by is not None:
+                reply.activity = f'stopped by {self._stopped_by.label}'
+                self._tell(f'{self._stopped_by.label} stopped the reply')
         except ModelError as e:
             reply.status, reply.error = Status.ERROR, clean_text(e.reason, ERROR_CHARS)  # from the API server
         except Exception as e:  # whatever ended the turn, the reply must not stay `streaming`
@@ -321,6 +382,21 @@ class RoomHub:
     def _ensure_quiet(self) -> None:
         if self._worker is not None:
             raise MessageRejected('Wait until the reply is finished (or stop it), then try again.')
+
+    def _answers(self, message: Message) -> bool:
+        """Whether Claude answers this user message: always, or in a `mention` room only when it is addressed."""
+        return self.reply_mode != 'mention' or message.ask_claude
+
+    def _quote(self, message_id: str) -> dict[str, object]:
+        quoted = self._by_id.get(message_id)
+        if quoted is None:
+            raise MessageRejected('The message you reply to is no longer in the room.')
+        return {'id': quoted.id, 'author': quoted.author if quoted.role == 'user' else 'Claude',
+                'excerpt': excerpt(quoted.content)}
+
+    def _tell(self, text: str) -> None:
+        """Say to every tab who changed the room for everyone."""
+        self._publish(RoomEvent('activity', text=text))
 
     def _check_rate(self, sender: str) -> None:
         """Refuse a sender's message past RATE_LIMIT messages in RATE_WINDOW seconds; nothing else is touched."""

@@ -64,12 +64,16 @@ def build_turns(history: Sequence[Message]) -> list[Turn]:
     """The conversation as the Messages API wants it: user first, roles alternating, no empty turns.
 
     Consecutive messages of one role (several people typing during a reply) become one turn; user
-    messages carry their author's name so the model knows who said what. A trailing assistant turn
+    messages carry their author's name so the model knows who said what, and the start of the message they reply to,
+    if any. A trailing assistant turn
     (Continue) is sent as a prefill the model goes on from.
     """
     turns: list[Turn] = []
     for message in history:
         text = message.content
+        if message.role == 'user' and message.reply_to:
+            quoted = message.reply_to
+            text = f'(replying to {quoted.get("author") or "Someone"}: "{quoted.get("excerpt", "")}")\n{text}'
         if message.role == 'user' and message.author:
             text = f'{message.author}: {text}'
         if not text.strip():

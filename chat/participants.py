@@ -5,6 +5,7 @@ on the first page a browser opens and added to that first request too, so the pa
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
@@ -20,6 +21,12 @@ ID_PATTERN = re.compile(r'[A-Za-z0-9_-]{22}')
 
 def install(app: Starlette) -> None:
     app.add_middleware(ParticipantCookie)
+
+
+def public_id(participant: str) -> str:
+    """The id others may see (in messages, reactions): derived one way from the browser's secret cookie, so knowing
+    it lets nobody act as that browser."""
+    return hashlib.sha256(f'rooms participant {participant}'.encode()).hexdigest()[:16]
 
 
 def participant_of(connection: HTTPConnection) -> str | None:

@@ -18,9 +18,9 @@ from .links import RoomLinks
 from .models import is_valid_room_id, message_to_record
 from .rooms import Rooms
 
-SETTING_NAMES = ('title', 'system_prompt', 'model', 'max_tokens')
+SETTING_NAMES = ('title', 'system_prompt', 'model', 'max_tokens', 'reply_mode')
 """What PATCH may change."""
-LATER_SETTINGS = ('reply_mode', 'thinking_budget', 'web_search')
+LATER_SETTINGS = ('thinking_budget', 'web_search')
 """Settings of the contract this version does not have yet."""
 MAX_BODY = 1024 * 1024
 """The largest JSON body a room route reads (a message of 100,000 characters fits several times)."""
@@ -75,10 +75,17 @@ def register(app: FastAPI, rooms: Rooms, links: RoomLinks, settings: Settings, r
             return bad_request('"author" must be text.')
         if body.get('attachments'):
             return bad_request('Attachments are not supported by this version of Rooms yet.')
-        sender = participants.participant_of(request) or f'api {request.client.host if request.client else ""}'
+        reply_to, ask = body.get('reply_to'), body.get('ask_claude', False)
+        if reply_to is not None and not isinstance(reply_to, str):
+            return bad_request('"reply_to" must be the id of a message in the room.')
+        if not isinstance(ask, bool):
+            return bad_request('"ask_claude" must be true or false.')
+        participant = participants.participant_of(request)
+        sender = participant or f'api {request.client.host if request.client else ""}'
         try:
             hub = await rooms.get(room_id)
-            message = await hub.post(body['text'], author=author, sender=sender)
+            message = await hub.post(body['text'], author=author, sender=sender, reply_to=reply_to, ask_claude=ask,
+                                     author_id=participants.public_id(participant) if participant else None)
         except RateLimited as e:
             return JSONResponse({'error': str(e)}, status_code=429, headers={'Retry-After': '10'})
         except (MessageRejected, InvalidRoomId) as e:
@@ -106,7 +113,7 @@ def describe(hub: RoomHub) -> dict[str, Any]:
         'id': hub.room_id,
         'title': hub.summary().title,
         'settings': {'title': hub.room_settings.title, 'system_prompt': hub.system_prompt, 'model': hub.model_name,
-                     'max_tokens': hub.max_tokens},
+                     'max_tokens': hub.max_tokens, 'reply_mode': hub.reply_mode},
         'message_count': len(hub.messages),
         'streaming': hub.is_streaming,
     }

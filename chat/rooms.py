@@ -13,7 +13,7 @@ from .config import Settings
 from .errors import InvalidRoomId
 from .hub import RoomHub
 from .llm import ChatModel
-from .models import Message, RoomSummary, is_valid_room_id, message_from_record, settings_from_record, summarize
+from .models import Message, Person, RoomSummary, is_valid_room_id, message_from_record, settings_from_record, summarize
 from .search import SEARCH_LIMIT, SearchIndex, SearchResult, search_terms
 from .store import MESSAGES, SETTINGS, SETTINGS_DOC, RoomStore, read_json_file
 
@@ -128,10 +128,10 @@ class Rooms:
         """Close every room at once: a room that cannot save retries for a moment, and the others need not wait."""
         await asyncio.gather(*(self._close(room_id) for room_id in list(self._hubs)))
 
-    async def delete(self, room_id: str) -> None:
+    async def delete(self, room_id: str, by: Person | None = None) -> None:
         """Stop the room, tell its tabs, and move its file to the data dir's trash/ folder."""
         hub = await self.get(room_id)
-        await hub.close_deleted()
+        await hub.close_deleted(by)
         self._hubs.pop(room_id, None)
         executor = self._executors.pop(room_id)
         await asyncio.get_running_loop().run_in_executor(executor, self.store.trash, room_id)

@@ -15,7 +15,7 @@ from .models import (
     MAX_VERSION_DEPTH,
     MESSAGE_ID_PATTERN,
     NAME_CHARS,
-    VERSION_FIELDS,
+    REQUIRED_VERSION_FIELDS,
     Message,
     Status,
     clean_name,
@@ -165,7 +165,7 @@ def _check_record(record: Any) -> str | None:
 def _check_version(version: Any) -> str | None:
     if not isinstance(version, dict):
         return 'it is not an object'
-    missing = [key for key in (*VERSION_FIELDS, 'tail') if key not in version]
+    missing = [key for key in (*REQUIRED_VERSION_FIELDS, 'tail') if key not in version]
     if missing:
         return f'it lacks {", ".join(missing)}'
     if not isinstance(version['tail'], list):

@@ -22,11 +22,14 @@ from test_room_users import simulated_app
 from chat import api
 from chat.config import Settings, prepare_data_dir
 from chat.errors import ImportRejected
-from chat.models import Message, Status, message_to_record
+from chat.models import Message, Person, Status, message_to_record
 from chat.rooms import Rooms
 from chat.transfer import MAX_IMPORT_BYTES, parse_export
 
 UNICODE = 'Grüße, 你好, emoji 🎉, rtl שלום, <script>alert(1)</script> & "quotes"'
+
+ANN = Person('a1b2c3d4e5f60718', 'Ann')
+"""The author of the messages these tests edit."""
 
 
 @pytest.fixture
@@ -124,10 +127,10 @@ async def test_versions_survive_the_round_trip_and_keep_seqs_unique(
     hub = await rooms.get('branches')
     for text in ('one', 'two'):
         model.enqueue(f'answer to {text}')
-        await hub.post(text)
+        await hub.post(text, author_id=ANN.id)
         await wait_idle(hub)
     model.enqueue('answer to uno')
-    hub.edit(hub.messages[0].id, 'uno')
+    hub.edit(hub.messages[0].id, 'uno', by=ANN)
     await wait_idle(hub)
     model.enqueue('answer to uno, again')
     hub.regenerate(hub.messages[-1].id)

@@ -1027,9 +1027,10 @@ RAW_BAD_MESSAGES = [b'', b'hello', b'{"text": "hi', b'{"text": "\xff"}', b'{"tex
 BAD_SETTINGS: list[Any] = [
     {'title': 5}, {'title': ['x']}, {'system_prompt': {}}, {'model': 5}, {'max_tokens': 'x'}, {'max_tokens': 10**30},
     {'max_tokens': True}, {'max_tokens': 0}, {'max_tokens': -1}, {'max_tokens': 1.5}, {'max_tokens': 128_001},
-    {'max_tokens': float('nan')}, {'unknown': 1}, {}, [], 'x', None, 5, {'reply_mode': 'every'},
+    {'max_tokens': float('nan')}, {'unknown': 1}, {}, [], 'x', None, 5, {'reply_mode': 'sometimes'},
+    {'reply_mode': 5}, {'thinking_budget': 1024},
     {'title': 'half', 'bogus': 1}, {'title': 'half', 'max_tokens': 'x'}, {'title': 'half', 'max_tokens': 10**6},
-    {'title': 'half', 'reply_mode': 'mention'}, {'system_prompt': 'half', 'model': ['x']},
+    {'title': 'half', 'reply_mode': 'everyone'}, {'system_prompt': 'half', 'model': ['x']},
 ]
 INVALID_ROOM_IDS = ['a.b', '%2e%2e', '..', '.', 'x' * 65, '%00', 'a%20b', '%C3%A9t%C3%A9', '%5C', '~', 'a%0Ab',
                     'a%2e', 'a%2Fb']

@@ -10,8 +10,11 @@ from test_hub import make_rooms
 from chat.config import Settings
 from chat.errors import MessageRejected
 from chat.events import RoomEvent
-from chat.models import Message, Status, Usage
+from chat.models import Message, Person, Status, Usage
 from chat.versions import keep_as_previous, switch_to
+
+ANN = Person('a1b2c3d4e5f60718', 'Ann')
+"""The author of the messages these tests edit."""
 
 
 async def test_regenerate_keeps_the_old_reply_as_a_version_and_flipping_back_works(
@@ -41,13 +44,13 @@ async def test_edit_reruns_from_there_and_the_old_branch_comes_back_with_its_ver
     hub = await rooms.get('r1')
     for text in ('one', 'two'):
         model.enqueue(f'answer to {text}')
-        await hub.post(text)
+        await hub.post(text, author_id=ANN.id)
         await wait_idle(hub)
     first = hub.messages[0]
     events: list[RoomEvent] = []
     hub.subscribe(events.append)
     model.enqueue('answer to uno')
-    hub.edit(first.id, 'uno')
+    hub.edit(first.id, 'uno', by=ANN)
     await wait_idle(hub)
     assert [m.content for m in hub.messages] == ['uno', 'answer to uno']
     assert [e.message.content for e in events if e.kind == 'removed' and e.message] == [
@@ -67,16 +70,16 @@ async def test_edit_reruns_from_there_and_the_old_branch_comes_back_with_its_ver
 async def test_only_the_last_reply_regenerates_and_nothing_changes_during_a_reply(
         settings: Settings, model: ScriptedModel) -> None:
     hub = await make_rooms(settings, model).get('r1')
-    await hub.post('a')
+    await hub.post('a', author_id=ANN.id)
     await wait_idle(hub)
     await hub.post('b')
     with pytest.raises(MessageRejected, match='Wait'):
-        hub.edit(hub.messages[0].id, 'changed')
+        hub.edit(hub.messages[0].id, 'changed', by=ANN)
     await wait_idle(hub)
     with pytest.raises(MessageRejected, match='last reply'):
         hub.regenerate(hub.messages[1].id)
     with pytest.raises(MessageRejected):
-        hub.edit(hub.messages[1].id, 'not mine')
+        hub.edit(hub.messages[1].id, 'not mine', by=ANN)
     assert hub.messages[-1].status == Status.COMPLETE
 
 

@@ -31,6 +31,7 @@ class Intents(Protocol):
     def regenerate(self, message: Message) -> None: ...
     def edit(self, message: Message, text: str) -> None: ...
     def select_version(self, message: Message, position: int) -> None: ...
+    def can_edit(self, message: Message) -> bool: ...
 
 
 class MessageView:
@@ -49,6 +50,8 @@ class MessageView:
                 stamp = time.strftime('%H:%M', time.localtime(message.created_at))
                 full = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(message.created_at))
                 ui.label(stamp).classes('opacity-70').props(f'title="{full}"')  # a native tooltip: no component
+                self.edited = ui.label('edited').classes('opacity-70 italic').props('data-testid=edited') \
+                    .tooltip('The author changed this message after sending it')
                 self.status = ui.label().classes('opacity-80 italic').props('data-testid=message-status')
                 self.usage = ui.label().classes('opacity-60').props('data-testid=usage')
             self.body: MessageBody | naive.NaiveBody
@@ -68,7 +71,10 @@ class MessageView:
         """Show the message's current status, error and actions (not its text: that streams on its own)."""
         self.message = message
         self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id}')
-        self.status.set_text(f'retrying: {message.note}' if message.note else STATUS_LABELS[message.status])
+        self.status.set_text(f'retrying: {message.note}' if message.note else
+                             message.activity or STATUS_LABELS[message.status]
+                             if message.status != Status.STREAMING else STATUS_LABELS[message.status])
+        self.edited.set_visibility(message.edited)
         self.usage.set_text(describe(message.usage, estimate(message.model, message.usage, self._prices))
                             if message.usage else '')
         self.left_out.set_text(f'{message.left_out} earlier message{"s" if message.left_out > 1 else ""} were left '
@@ -89,7 +95,7 @@ class MessageView:
             if message.versions:
                 self._version_switch(message)
             self._button('Copy', 'content_copy', 'copy', self._copy)
-            if message.role == 'user':
+            if self._intents.can_edit(message):
                 self._button('Edit', 'edit', 'edit', self._open_editor)
             if message.can_resume:
                 self._button('Retry', 'refresh', 'retry', lambda: self._intents.retry(self.message))
@@ -102,7 +108,7 @@ class MessageView:
     def _wanted_actions(message: Message, is_last: bool) -> tuple[object, ...]:
         """Everything the action buttons depend on: they are rebuilt only when this changes."""
         return (message.status == Status.STREAMING, len(message.versions), message.version, message.role,
-                message.can_resume, bool(message.content.strip()), is_last)
+                message.can_resume, bool(message.content.strip()), is_last, message.author_id)
 
     def _button(self, text: str, icon: str, testid: str, action: Callable[[], None]) -> None:
         ui.button(text, icon=icon, on_click=action).props(f'flat dense no-caps size=sm data-testid={testid}') \

@@ -14,8 +14,8 @@ from ..errors import MessageRejected
 from ..events import RoomEvent
 from ..hub import RoomHub
 from ..links import RoomLinks
-from ..models import Message, is_valid_room_id
-from ..participants import participant_of
+from ..models import Message, Person, is_valid_room_id
+from ..participants import participant_of, public_id
 from ..pricing import describe, estimate
 from ..rooms import Rooms
 from .live import renew_room_link
@@ -41,8 +41,8 @@ def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog, links: Roo
         sharing = Sharing(room_id, settings, links, owner=access.owner,
                           renew=lambda: renew_room_link(links, room_id))
 
-        async def delete() -> None:
-            await rooms.delete(room_id)
+        async def delete(by: Person) -> None:
+            await rooms.delete(room_id, by)
             await renew_room_link(links, room_id)  # a room made later under the same id must not open to this link
         RoomView(hub, client, catalog, sharing, demo=settings.uses_demo, delete=delete if access.owner else None)
 
@@ -51,17 +51,20 @@ class RoomView:
     """One tab's view of a room."""
 
     def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, sharing: Sharing, *, demo: bool,
-                 delete: Callable[[], Awaitable[None]] | None) -> None:
+                 delete: Callable[[Person], Awaitable[None]] | None) -> None:
         """:param delete: deletes the room; None when this tab may not (it came in with a room link)"""
         self.hub = hub
         self.sharing = sharing
         self.views: dict[str, MessageView] = {}
         self.client = client
-        self.sender = participant_of(client.request) or client.id
+        participant = participant_of(client.request)
+        self.sender = participant or client.id
         """Whose messages these are for the flood limit: the browser, else this tab."""
+        self.person_id = public_id(participant) if participant else None
+        """This browser's participant id as others see it (messages' `author_id`)."""
         with frame(self._title(), demo=demo) as self.header:
             with self.header.tools:
-                ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete, sharing)) \
+                ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete, sharing, self)) \
                     .props('flat round dense color=white data-testid=room-settings aria-label="Room settings"') \
                     .mark('room-settings').tooltip('Room settings')
             with ui.column().classes('w-full max-w-3xl mx-auto gap-3 px-2 messages') as self.column:
@@ -106,7 +109,7 @@ class RoomView:
         if not text.strip():
             return  # blank messages are ignored; nothing to say about them
         try:
-            await self.hub.post(text, author=self.people.name, sender=self.sender)
+            await self.hub.post(text, author=self.people.name, sender=self.sender, author_id=self.person_id)
         except MessageRejected as e:
             self.rejection.set_text(str(e))
             self.rejection.set_visibility(True)
@@ -116,8 +119,16 @@ class RoomView:
         self.input.run_method('focus')
         ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
 
+    @property
+    def person(self) -> Person:
+        """Who this tab is, for the hub: actions that change the room for everyone name them."""
+        return Person(self.person_id, self.people.name)
+
+    def can_edit(self, message: Message) -> bool:
+        return message.role == 'user' and message.author_id is not None and message.author_id == self.person_id
+
     def _stop(self) -> None:
-        self.hub.stop()
+        self.hub.stop(self.person)
 
     def retry(self, message: Message) -> None:
         self._intent(lambda: self.hub.retry(message.id))
@@ -126,13 +137,13 @@ class RoomView:
         self._intent(lambda: self.hub.resume(message.id))
 
     def regenerate(self, message: Message) -> None:
-        self._intent(lambda: self.hub.regenerate(message.id))
+        self._intent(lambda: self.hub.regenerate(message.id, self.person))
 
     def edit(self, message: Message, text: str) -> None:
-        self._intent(lambda: self.hub.edit(message.id, text))
+        self._intent(lambda: self.hub.edit(message.id, text, self.person))
 
     def select_version(self, message: Message, position: int) -> None:
-        self._intent(lambda: self.hub.select_version(message.id, position))
+        self._intent(lambda: self.hub.select_version(message.id, position, self.person))
 
     def _intent(self, action: Callable[[], None]) -> None:
         try:
@@ -152,9 +163,13 @@ class RoomView:
             self._refresh_view(message)
         elif event.kind == 'settings':
             self._show_title()
+        elif event.kind == 'activity':
+            with self.client:
+                ui.notify(event.text, position='top', timeout=4000)
+            return
         elif event.kind == 'deleted':
-            self.notice.set_text('This room was deleted (its file is kept in the trash folder of the data dir). '
-                                 'Start a new room from the home page.')
+            self.notice.set_text(f'{event.text or "This room was deleted."} Its file is kept in the trash folder of '
+                                 'the data dir. Start a new room from the home page.')
             self.notice.set_visibility(True)
             self.input.disable()
             return

@@ -2,18 +2,28 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from nicegui import ui
 
 from ..catalog import ModelCatalog
 from ..errors import MessageRejected
 from ..hub import RoomHub
+from ..models import Person
 from .share_dialog import Sharing
 
+REPLY_MODE_LABELS = {'every': 'every message', 'mention': 'only messages that mention @claude'}
 
-async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callable[[], Awaitable[None]] | None,
-                             sharing: Sharing) -> None:
-    """:param delete: None for a tab that may not delete the room (it came in with a room link)"""
+
+class Viewer(Protocol):
+    @property
+    def person(self) -> Person: ...
+
+
+async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callable[[Person], Awaitable[None]] | None,
+                             sharing: Sharing, viewer: Viewer) -> None:
+    """:param delete: None for a tab that may not delete the room (it came in with a room link)
+    :param viewer: the tab, whose person is named to everyone when they change or delete the room"""
     names = await catalog.names()
     if hub.model_name not in names:
         names.append(hub.model_name)
@@ -26,6 +36,8 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
             .props('autogrow data-testid=settings-system').mark('settings-system')
         model = ui.select(names, value=hub.model_name, label='Model').classes('w-full') \
             .props('data-testid=settings-model').mark('settings-model')
+        reply_mode = ui.select(REPLY_MODE_LABELS, value=hub.reply_mode, label='Claude answers').classes('w-full') \
+            .props('data-testid=settings-reply-mode').mark('settings-reply-mode')
         max_tokens = ui.number('Max tokens per reply', value=hub.max_tokens, min=1, max=128_000, step=256,
                                precision=0).classes('w-full').props('data-testid=settings-max-tokens') \
             .mark('settings-max-tokens')
@@ -34,11 +46,13 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
             defaults = hub.settings
             try:
                 hub.configure(
+                    by=viewer.person,
                     title=title.value,
                     system_prompt=None if system.value == defaults.system_prompt else system.value,
                     model=None if model.value == defaults.model else model.value,
                     max_tokens=None if not max_tokens.value or max_tokens.value == defaults.max_tokens
-                    else int(max_tokens.value))
+                    else int(max_tokens.value),
+                    reply_mode=None if reply_mode.value == 'every' else reply_mode.value)
             except MessageRejected as e:
                 ui.notify(str(e), type='warning')
                 return
@@ -56,7 +70,8 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
                     .mark('settings-new-link')
         with ui.row().classes('w-full items-center'):
             if delete is not None:
-                ui.button('Delete room', icon='delete', on_click=lambda: confirm_delete(dialog, delete)) \
+                ui.button('Delete room', icon='delete',
+                          on_click=lambda: confirm_delete(dialog, lambda: delete(viewer.person))) \
                     .props('flat color=negative data-testid=delete-room').mark('delete-room')
             ui.space()
             ui.button('Cancel', on_click=dialog.close).props('flat')
