@@ -62,6 +62,8 @@ class RoomView:
         """Whose messages these are for the flood limit: the browser, else this tab."""
         self.person_id = public_id(participant) if participant else None
         """This browser's participant id as others see it (messages' `author_id`)."""
+        self.replying_to: Message | None = None
+        """The message the next one sent from this tab replies to."""
         with frame(self._title(), demo=demo) as self.header:
             with self.header.tools:
                 ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete, sharing, self)) \
@@ -109,13 +111,15 @@ class RoomView:
         if not text.strip():
             return  # blank messages are ignored; nothing to say about them
         try:
-            await self.hub.post(text, author=self.people.name, sender=self.sender, author_id=self.person_id)
+            await self.hub.post(text, author=self.people.name, sender=self.sender, author_id=self.person_id,
+                                reply_to=self.replying_to.id if self.replying_to else None)
         except MessageRejected as e:
             self.rejection.set_text(str(e))
             self.rejection.set_visibility(True)
             return
         self.rejection.set_visibility(False)
         self.input.value = ''
+        self.replying_to = None
         self.input.run_method('focus')
         ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
 
@@ -144,6 +148,14 @@ class RoomView:
 
     def select_version(self, message: Message, position: int) -> None:
         self._intent(lambda: self.hub.select_version(message.id, position, self.person))
+
+    def react(self, message: Message, emoji: str) -> None:
+        self._intent(lambda: self.hub.react(message.id, emoji, self.person))
+
+    def reply(self, message: Message) -> None:
+        """Quote `message` in the next message this tab sends (the composer shows it until sent or dropped)."""
+        self.replying_to = message
+        self.input.run_method('focus')
 
     def _intent(self, action: Callable[[], None]) -> None:
         try:
