@@ -212,7 +212,8 @@ def _renumbered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fresh(record: dict[str, Any], seq: int) -> dict[str, Any]:
-    return {**record, 'seq': seq, 'status': _settled(record['status'])}
+    # no author id: nobody on this server wrote an imported message, so nobody can edit it (its name stays)
+    return {**record, 'seq': seq, 'status': _settled(record['status']), 'author_id': None}
 
 
 def _settled(status: str) -> str:
