@@ -1,17 +1,21 @@
-"""One message on the room page: header, sanitised markdown body, error and actions."""
+"""One message on the room page: header, the message it replies to, sanitised markdown body, error, reactions and
+actions."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from nicegui import ui
 
-from ..models import Message, Status
+from ..models import Message, Person, Status
 from ..pricing import Prices, describe, estimate
 from . import naive
 from .message_body import MessageBody
+from .people import stored_name
+from .reactions import ReactionChips, reaction_picker
 
 STATUS_LABELS = {
     Status.STREAMING: 'writing…',
@@ -21,6 +25,11 @@ STATUS_LABELS = {
     Status.COMPLETE: '',
 }
 
+
+class Messages(Protocol):
+    """A room's messages by id (the hub)."""
+
+    def get(self, message_id: str) -> Message | None: ...
 
 
 class Intents(Protocol):
@@ -34,6 +43,14 @@ class Intents(Protocol):
     def can_edit(self, message: Message) -> bool: ...
     def react(self, message: Message, emoji: str) -> None: ...
     def reply(self, message: Message) -> None: ...
+
+    @property
+    def person(self) -> Person:
+        """Who looks at the message: their own reactions are pressed, mentions of them and replies to them stand out."""
+
+    person_id: str | None
+    hub: Messages
+    """The room's messages, to tell whose message a reply quotes."""
 
 
 class MessageView:
@@ -56,6 +73,8 @@ class MessageView:
                     .tooltip('The author changed this message after sending it')
                 self.status = ui.label().classes('opacity-80 italic').props('data-testid=message-status')
                 self.usage = ui.label().classes('opacity-60').props('data-testid=usage')
+            if message.reply_to:
+                self._quote(message.reply_to)
             self.body: MessageBody | naive.NaiveBody
             if naive.enabled():  # the benchmark's baseline (CHAT_NAIVE_STREAMING=1)
                 self.body = naive.NaiveBody(room_id, message)
@@ -65,6 +84,7 @@ class MessageView:
             self.body.props('data-testid=message-content')
             self.error = ui.label().classes('msg-error').props('data-testid=error')
             self.left_out = ui.label().classes('text-xs text-gray-500 italic').props('data-testid=context-notice')
+            self.reactions = ReactionChips(lambda emoji: self._intents.react(self.message, emoji))
             self.actions = ui.row().classes('gap-2')
         self._actions_shown: tuple[object, ...] | None = None
         self.refresh(message, is_last=is_last)
@@ -72,7 +92,9 @@ class MessageView:
     def refresh(self, message: Message, *, is_last: bool) -> None:
         """Show the message's current status, error and actions (not its text: that streams on its own)."""
         self.message = message
-        self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id}')
+        viewer = self._viewer()
+        self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id} '
+                         f'data-mention={"true" if self._concerns(message, viewer) else "false"}')
         self.status.set_text(f'retrying: {message.note}' if message.note else
                              message.activity or STATUS_LABELS[message.status]
                              if message.status != Status.STREAMING else STATUS_LABELS[message.status])
@@ -86,6 +108,7 @@ class MessageView:
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
+        self.reactions.show(message.reactions, viewer.id)
         actions = self._wanted_actions(message, is_last)
         if actions == self._actions_shown:
             return  # a status change elsewhere in the room must not rebuild these buttons in every tab
@@ -99,6 +122,8 @@ class MessageView:
             self._button('Copy', 'content_copy', 'copy', self._copy)
             if self._intents.can_edit(message):
                 self._button('Edit', 'edit', 'edit', self._open_editor)
+            self._button('Reply', 'reply', 'reply', lambda: self._intents.reply(self.message))
+            reaction_picker(lambda emoji: self._intents.react(self.message, emoji))
             if message.can_resume:
                 self._button('Retry', 'refresh', 'retry', lambda: self._intents.retry(self.message))
                 if message.content.strip():
@@ -111,6 +136,33 @@ class MessageView:
         """Everything the action buttons depend on: they are rebuilt only when this changes."""
         return (message.status == Status.STREAMING, len(message.versions), message.version, message.role,
                 message.can_resume, bool(message.content.strip()), is_last, message.author_id)
+
+    def _quote(self, quoted: dict[str, object]) -> None:
+        """The message this one replies to: a link that scrolls to it (room.js loads earlier messages to find it)."""
+        target = f'#m-{quoted["id"]}'
+        with ui.link(target=target).classes('reply-quote').props('data-testid=reply-quote').mark('reply-quote') \
+                .on('click', js_handler=f'() => {{ if (location.hash === {json.dumps(target)}) '
+                                        "window.dispatchEvent(new HashChangeEvent('hashchange')) }") as link:
+            ui.label(f'{quoted["author"] or "Someone"}:').classes('reply-quote-author')
+            ui.label(str(quoted['excerpt'])).classes('reply-quote-text')
+        link.props['title'] = 'Show the message this replies to'
+
+    def _viewer(self) -> Person:
+        try:
+            return self._intents.person
+        except AttributeError:  # the room view builds its history before its composer, which holds the name
+            return Person(self._intents.person_id, stored_name(self.frame.client))
+
+    def _concerns(self, message: Message, viewer: Person) -> bool:
+        """A message by someone else that mentions the viewer by name or replies to one of their messages."""
+        if message.role != 'user' or (viewer.id is not None and message.author_id == viewer.id):
+            return False
+        if viewer.name and mentions(message.content, viewer.name):
+            return True
+        if viewer.id is None or not message.reply_to:
+            return False
+        quoted = self._intents.hub.get(message.reply_to['id'])
+        return quoted is not None and quoted.author_id == viewer.id
 
     def _button(self, text: str, icon: str, testid: str, action: Callable[[], None]) -> None:
         ui.button(text, icon=icon, on_click=action).props(f'flat dense no-caps size=sm data-testid={testid}') \
@@ -146,3 +198,12 @@ class MessageView:
                 ui.button('Cancel', on_click=dialog.close).props('flat')
                 ui.button('Save and answer', on_click=save).props('data-testid=edit-save').mark('edit-save')
         dialog.open()
+
+
+def mentions(text: str, name: str) -> bool:
+    """True when `text` mentions `name` as `@name`: in any case, the whole name, any blanks between its words."""
+    words = name.split()
+    if not words:
+        return False
+    pattern = r'(?<![\w@])@' + r'\s+'.join(map(re.escape, words)) + r'(?!\w)'
+    return re.search(pattern, text, re.IGNORECASE) is not None
