@@ -331,7 +331,7 @@ class RoomHub:
                 self._publish(RoomEvent('delta', reply, offset=offset, text=text))
                 if time.monotonic() - last_checkpoint >= self.settings.checkpoint_interval:
                     last_checkpoint = time.monotonic()
-                    self._writer.save(reply)
+                    self._writer.checkpoint(reply)
             reply.status = Status.COMPLETE
         except asyncio.CancelledError:
             reply.status = Status.STOPPED
@@ -392,7 +392,7 @@ class RoomHub:
         if quoted is None:
             raise MessageRejected('The message you reply to is no longer in the room.')
         return {'id': quoted.id, 'author': quoted.author if quoted.role == 'user' else 'Claude',
-                'excerpt': excerpt(quoted.content)}
+                'author_id': quoted.author_id, 'excerpt': excerpt(quoted.content)}
 
     def _tell(self, text: str) -> None:
         """Say to every tab who changed the room for everyone."""

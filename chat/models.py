@@ -332,6 +332,7 @@ def _reply_to(value: Any) -> dict[str, Any] | None:
             or MESSAGE_ID_PATTERN.fullmatch(value['id']) is None:
         return None
     return {'id': value['id'], 'author': clean_name(value.get('author')),
+            'author_id': _person_id(value.get('author_id')),
             'excerpt': excerpt(value['excerpt']) if isinstance(value.get('excerpt'), str) else ''}
 
 

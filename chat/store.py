@@ -27,6 +27,7 @@ from .errors import InvalidRoomId
 from .models import (
     Message,
     RoomSettings,
+    Status,
     is_valid_room_id,
     message_from_record,
     message_to_record,
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 MESSAGES = 'messages'
 SETTINGS = 'settings'
 SETTINGS_DOC = 1
+REPLY_SUFFIX = '.reply.json'
+"""`<room id>.reply.json`: the checkpoint of the reply being streamed (its name is no room id: room_ids skips it)."""
 StorageFactory = Callable[[Path], Storage]
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """After a failed write, the writer tries again after each of these pauses in turn, then every last one, until a write
@@ -204,10 +207,46 @@ class RoomFile:
         self.path = path
         self._storage = storage
         self._db = TinyDB(storage=_Existing(storage))
+        self._reply_seq: int | None = None
+        """The seq of the reply whose latest text is in the checkpoint file, not yet in the room file."""
+
+    @property
+    def reply_path(self) -> Path | None:
+        """The small file a streaming reply is checkpointed to, beside the room's file (None in memory)."""
+        return None if self.path is None else self.path.with_name(f'{self.room_id}{REPLY_SUFFIX}')
 
     def load(self) -> list[Message]:
+        """The room's messages, with a reply cut off while streaming taken from its checkpoint file."""
         records = self._db.table(MESSAGES).all()
-        return sorted((message_from_record(record) for record in records), key=lambda m: m.seq)
+        messages = {message.seq: message for message in map(message_from_record, records)}
+        if (reply := self._read_reply()) is not None:
+            stored = messages.get(reply.seq)
+            if stored is None or (stored.id == reply.id and stored.status == Status.STREAMING):
+                messages[reply.seq] = reply  # newer than the room file: the hub marks it interrupted and saves it
+                self._reply_seq = reply.seq
+            else:  # the room file got the reply, then the app stopped before removing this
+                self.reply_path.unlink(missing_ok=True)  # type: ignore[union-attr]
+        return sorted(messages.values(), key=lambda m: m.seq)
+
+    def checkpoint(self, message: Message) -> None:
+        """Save a streaming reply to its own small file: a checkpoint costs the reply's size, not the room's. The
+        next save of the reply into the room file removes it; a crash before that leaves it for `load`."""
+        if self.reply_path is None:
+            self.save([message])
+            return
+        atomic_write(self.reply_path, json.dumps(message_to_record(message), ensure_ascii=True))
+        self._reply_seq = message.seq
+
+    def _read_reply(self) -> Message | None:
+        if self.reply_path is None:
+            return None
+        try:
+            return message_from_record(json.loads(self.reply_path.read_text(encoding='utf-8')))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, RecursionError) as e:  # half of a reply is not worth a room
+            log.warning('ignoring the damaged reply checkpoint %s: %s', self.reply_path, e)
+            return None
 
     def warm(self) -> None:
         """Prepare the file's first write (see AtomicJSONStorage.warm); the writer thread runs it after opening."""
@@ -236,6 +275,9 @@ class RoomFile:
             table.insert_multiple(new)
         self._storage.changed(MESSAGES, by_seq)  # type: ignore[attr-defined]
         self._storage.flush()  # type: ignore[attr-defined]
+        if self._reply_seq in by_seq and self.reply_path is not None:
+            self.reply_path.unlink(missing_ok=True)  # the room file holds a newer snapshot of the reply than it
+            self._reply_seq = None
 
     def delete(self, seqs: Iterable[int]) -> None:
         table = self._db.table(MESSAGES)
@@ -293,6 +335,7 @@ class RoomStore:
         trash.mkdir(exist_ok=True)
         target = trash / f'{room_id}-{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}.json'
         os.replace(path, target)
+        path.with_name(f'{room_id}{REPLY_SUFFIX}').unlink(missing_ok=True)
         return target
 
     def open(self, room_id: str) -> tuple[RoomFile, LoadedRoom]:
@@ -355,6 +398,7 @@ class RoomWriter:
         self._pending: dict[int, Message | None] = {}
         """Per seq, the latest snapshot to write, or None to delete that message."""
         self._pending_settings: RoomSettings | None = None
+        self._pending_checkpoint: Message | None = None
         self._task: asyncio.Task[None] | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._failures = 0
@@ -366,14 +410,21 @@ class RoomWriter:
     @property
     def unsaved(self) -> bool:
         """True while something is queued, being written, or waiting for a retry after a failed write."""
-        return bool(self._pending) or self._pending_settings is not None or \
-            (self._task is not None and not self._task.done())
+        return bool(self._pending) or self._pending_settings is not None or self._pending_checkpoint is not None \
+            or (self._task is not None and not self._task.done())
 
     def save(self, message: Message) -> None:
         """Queue a snapshot of the message; a later snapshot of the same message replaces an unwritten one."""
         if not self._enabled:
             return
         self._queue(message.seq, dataclasses.replace(message, versions=list(message.versions)))
+
+    def checkpoint(self, message: Message) -> None:
+        """Queue a snapshot of a streaming reply for its checkpoint file (RoomFile.checkpoint); a save of the same
+        message queued meanwhile makes it needless."""
+        if self._enabled:
+            self._pending_checkpoint = dataclasses.replace(message, versions=list(message.versions))
+            self._queue_drain()
 
     def save_settings(self, settings: RoomSettings) -> None:
         """Queue the room's settings; only the latest unwritten one is written."""
@@ -419,16 +470,22 @@ class RoomWriter:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending or self._pending_settings:
+        while self._pending or self._pending_settings or self._pending_checkpoint:
             batch, self._pending = self._pending, {}
             settings, self._pending_settings = self._pending_settings, None
+            reply, self._pending_checkpoint = self._pending_checkpoint, None
+            if reply is not None and reply.seq in batch:
+                reply = None  # the room file gets a newer snapshot of it in this batch
             try:
+                if reply is not None:
+                    await loop.run_in_executor(self._executor, self._file.checkpoint, reply)
                 saves = [m for m in batch.values() if m is not None]
                 deleted = [seq for seq, m in batch.items() if m is None]
                 if settings is not None:
                     await loop.run_in_executor(self._executor, self._file.save_settings, settings)
                 # saves first: a crash in between leaves a message twice (in a version and live), never zero times
-                await loop.run_in_executor(self._executor, self._file.save, saves)
+                if saves:
+                    await loop.run_in_executor(self._executor, self._file.save, saves)
                 if deleted:
                     await loop.run_in_executor(self._executor, self._file.delete, deleted)
                 if self.failed is not None and self._on_ok:
@@ -441,6 +498,7 @@ class RoomWriter:
                 for seq, message in batch.items():
                     self._pending.setdefault(seq, message)  # newer snapshots win
                 self._pending_settings = self._pending_settings or settings
+                self._pending_checkpoint = self._pending_checkpoint or reply
                 self._schedule_retry()
                 if self._on_error:
                     self._on_error(e)

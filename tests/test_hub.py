@@ -120,27 +120,71 @@ async def test_retry_and_continue_run_in_place(settings: Settings, model: Script
         hub.retry(hub.messages[0].id)
 
 
-async def test_checkpoints_are_bounded_in_rate(settings: Settings, model: ScriptedModel, tmp_path: Path) -> None:
+async def test_checkpoints_are_bounded_in_rate_and_leave_the_room_file_alone(
+        settings: Settings, model: ScriptedModel, tmp_path: Path) -> None:
     data = tmp_path / 'd'
     data.mkdir()
     rooms = make_rooms(settings, model, data)
     hub = await rooms.get('r1')
     model.delay = 0.005
     model.enqueue(*[f'w{i} ' for i in range(100)])  # about 0.5 s of streaming
-    writes: list[float] = []
-    original = hub._writer._file.save
+    saves: list[float] = []
+    checkpoints: list[int] = []
+    room_file = hub._writer._file
+    original_save, original_checkpoint = room_file.save, room_file.checkpoint
 
     def counting_save(messages: list[Message]) -> None:
-        writes.append(time.monotonic())
-        original(messages)
-    hub._writer._file.save = counting_save  # type: ignore[method-assign]
+        saves.append(time.monotonic())
+        original_save(messages)
+
+    def counting_checkpoint(message: Message) -> None:
+        original_checkpoint(message)
+        assert room_file.reply_path is not None
+        checkpoints.append(room_file.reply_path.stat().st_size)
+    room_file.save = counting_save  # type: ignore[method-assign]
+    room_file.checkpoint = counting_checkpoint  # type: ignore[method-assign]
     started = time.monotonic()
     await hub.post('go')
     await wait_idle(hub)
     took = time.monotonic() - started
-    # user message + start + final, and at most one checkpoint per interval in between
-    assert len(writes) <= 3 + took / settings.checkpoint_interval + 2, 'at most one checkpoint per interval'
-    assert len(writes) >= 4, 'a growing reply is checkpointed while it streams'
+    assert len(saves) <= 3, 'the room file is written for the question, the reply starting and the reply settling'
+    assert 1 <= len(checkpoints) <= took / settings.checkpoint_interval + 2, 'at most one checkpoint per interval'
+    assert max(checkpoints) < 4096, 'a checkpoint writes the reply, not the room'
+    assert room_file.reply_path is not None and not room_file.reply_path.exists(), 'folded into the room file'
+    assert [m.content for m in (await make_rooms(settings, model, tmp_path / 'd').get('r1')).messages][-1] \
+        == ''.join(f'w{i} ' for i in range(100))
+
+
+async def test_a_reply_cut_off_after_a_checkpoint_comes_back_from_it(settings: Settings, model: ScriptedModel,
+                                                                     tmp_path: Path) -> None:
+    """A crash mid-reply: the room file has the reply as it started, its checkpoint file has the text since."""
+    data = tmp_path / 'd'
+    data.mkdir()
+    hub = await make_rooms(settings, model, data).get('long')
+    for index in range(2000):  # a long room: its file is not rewritten while the reply streams
+        hub._append(Message(id=f'x{index}', seq=hub._next_seq(), role='user', content=f'old message {index}'))
+    await hub.flush()
+    room_path = data / 'long.json'
+    model.gate = asyncio.Event()
+    model.enqueue('kept ', 'through ', 'the crash')
+    await hub.post('question')
+    await hub.flush()
+    size, mtime = room_path.stat().st_size, room_path.stat().st_mtime_ns
+    while not (hub.streaming and hub.streaming.content):
+        await asyncio.sleep(0.001)
+    hub.streaming.content = 'kept through'
+    hub._writer.checkpoint(hub.streaming)
+    await hub.flush()
+    assert (room_path.stat().st_size, room_path.stat().st_mtime_ns) == (size, mtime), 'a checkpoint leaves it alone'
+    assert (data / 'long.reply.json').stat().st_size < 4096
+    reopened = await make_rooms(settings, model, data).get('long')  # as a new process after a crash would
+    assert (reopened.messages[-1].content, reopened.messages[-1].status) == ('kept through', Status.INTERRUPTED)
+    await reopened.flush()
+    assert not (data / 'long.reply.json').exists(), 'recovery folds the checkpoint into the room file'
+    again = await make_rooms(settings, model, data).get('long')
+    assert (again.messages[-1].content, again.messages[-1].status) == ('kept through', Status.INTERRUPTED)
+    model.gate.set()
+    await wait_idle(hub)
 
 
 async def test_streaming_reply_on_disk_becomes_interrupted_on_restart(settings: Settings, model: ScriptedModel,
