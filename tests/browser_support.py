@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chat.bench_app import free_port, stop_process  # noqa: E402  # the benchmark drives the app the same way
-from chat.bench_browser import CHROMIUM, CHROMIUM_ARGS, chromium  # noqa: E402
+from chat.bench.app import free_port, stop_process  # noqa: E402  # the benchmark drives the app the same way
+from chat.bench.browser import CHROMIUM, CHROMIUM_ARGS, chromium  # noqa: E402
 
 __all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'chromium', 'free_port']
 

@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from browser_support import ROOT, free_port
 
-from chat.bench_app import stop_process
+from chat.bench.app import stop_process
 
 CHAT = ROOT / 'chat'
 BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36'

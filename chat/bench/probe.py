@@ -1,4 +1,4 @@
-"""Runs `main.py` with an event-loop stall probe for chat.bench: `python -m chat.bench_probe main.py ARGS...`.
+"""Runs `main.py` with an event-loop stall probe for chat.bench: `python -m chat.bench.probe main.py ARGS...`.
 
 The probe is idle until the benchmark asks: `GET /_bench/stall?start=1` starts a task that sleeps 2 ms at a time and
 records how late it wakes up; `GET /_bench/stall` returns (and `?stop=1` also ends) the worst delay seen. It lives

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parent.parent / 'tests'
+TESTS = Path(__file__).resolve().parents[2] / 'tests'
 
 
 class FakeProcess:
-    """`python -m chat.bench_fake` as a child; `enqueue_words` / `enqueue_text` script its next replies."""
+    """`python -m chat.bench.fake` as a child; `enqueue_words` / `enqueue_text` script its next replies."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, '-m', 'chat.bench_fake'], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, '-m', 'chat.bench.fake'], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, cwd=TESTS.parent)
         assert self.process.stdout is not None
         self.base_url = self.process.stdout.readline().strip()

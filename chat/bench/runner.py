@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .bench_app import App, app_env, measure_startup, write_big_room
-from .bench_browser import Tab, chromium
-from .bench_fake import TESTS, FakeProcess
-from .bench_report import table
+from .app import App, app_env, measure_startup, write_big_room
+from .browser import Tab, chromium
+from .fake import TESTS, FakeProcess
+from .report import table
 
 RATE = 100.0
 """Words per second from the fake model."""

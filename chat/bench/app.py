@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .models import Message, message_to_record
-from .store import MESSAGES, RoomStore, atomic_write, dump_tables
+from ..models import Message, message_to_record
+from ..store import MESSAGES, RoomStore, atomic_write, dump_tables
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 
 
@@ -37,12 +37,12 @@ def app_env(base_url: str, *, naive: bool) -> dict[str, str]:
 
 
 class App:
-    """`python main.py` in a subprocess; with `probe` it runs under chat.bench_probe (adds GET /_bench/stall)."""
+    """`python main.py` in a subprocess; with `probe` it runs under chat.bench.probe (adds GET /_bench/stall)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str], log_path: Path, *, probe: bool = True) -> None:
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
-        launcher = ['-m', 'chat.bench_probe'] if probe else []
+        launcher = ['-m', 'chat.bench.probe'] if probe else []
         command = [sys.executable, *launcher, 'main.py', '--port', str(self.port), '--data-dir', str(data_dir),
                    '--no-browser']
         self._log = open(log_path, 'w')  # closed in stop()
