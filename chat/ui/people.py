@@ -33,13 +33,17 @@ class People:
         with tools:
             share_button(sharing)
             self.name_button = ui.button(icon='person', on_click=self._edit_name) \
-                .props('flat dense no-caps color=white data-testid=my-name aria-label="Your name"') \
+                .props('flat dense no-caps color=white data-testid=my-name') \
                 .mark('my-name').tooltip('Your name in this room (click to change)')
         self._name_prompt()
         with ui.row().classes('w-full items-center gap-3 text-xs text-gray-500 no-wrap') \
                 .props('data-testid=presence-bar'):
             self.here = ui.label().props('data-testid=presence').mark('presence')
             self.typing = ui.label().classes('italic truncate').props('data-testid=typing').mark('typing')
+            # whom the composer's @ list offers (room.js reads it): kept here, not on the text box, because
+            # updating the text box would send back its value and wipe what is being typed
+            self.mentionable = ui.element('span').classes('hidden').props('data-testid=mention-names')
+            self.mentionable.props['data-names'] = '[]'
         composer.on_value_change(self._on_typing)
         self._show_name()
         client.on_connect(self._join)
@@ -49,17 +53,20 @@ class People:
     # the name -----------------------------------------------------------------------------------------------
 
     def _name_prompt(self) -> None:
-        with ui.row().classes('w-full items-center gap-2 name-prompt no-wrap') \
-                .props('data-testid=name-prompt') as self.prompt:
-            self.prompt_label = ui.label('What should others in the room call you?').classes('text-sm')
-            self.name_input = ui.input(placeholder='Your name', value=self.name or '') \
-                .props(f'dense outlined maxlength={MAX_NAME} data-testid=name-input').classes('flex-grow') \
-                .mark('name-input')
-            self.name_input.on('keydown.enter.prevent', self._save_name)
-            ui.button('Save', on_click=self._save_name).props('unelevated dense data-testid=name-save') \
-                .mark('name-save')
-            ui.button('Not now', on_click=lambda: self.prompt.set_visibility(False)) \
-                .props('flat dense data-testid=name-later')
+        # in the composer bar, above the text box: it never covers the composer, even on a phone
+        with ui.row().classes('w-full items-center name-prompt').props('data-testid=name-prompt') as self.prompt:
+            self.prompt_label = ui.label('What should others in the room call you?') \
+                .classes('text-sm').props('data-testid=name-prompt-text')
+            with ui.row().classes('name-prompt-fields items-center no-wrap gap-2'):
+                self.name_input = ui.input(label='Your name', value=self.name or '') \
+                    .props(f'dense outlined maxlength={MAX_NAME} data-testid=name-input aria-label="Your name"') \
+                    .classes('flex-grow').mark('name-input')
+                self.name_input.on('keydown.enter.prevent', self._save_name)
+                # colours that keep 4.5:1 in both themes (the default primary is too light for white text)
+                ui.button('Save', on_click=self._save_name, color='blue-9') \
+                    .props('unelevated dense no-caps data-testid=name-save').classes('px-2').mark('name-save')
+                ui.button('Not now', on_click=lambda: self.prompt.set_visibility(False), color=None) \
+                    .props('flat dense no-caps data-testid=name-later')
         self.prompt.move(target_index=0)  # above the composer, where it is seen without scrolling
         self.prompt.set_visibility(self.name is None)
 
@@ -83,6 +90,8 @@ class People:
 
     def _show_name(self) -> None:
         self.name_button.set_text(self.name or 'Pick a name')
+        # the accessible name holds the visible one (a phone shows the icon and the name only)
+        self.name_button.props['aria-label'] = f'Your name: {self.name}' if self.name else 'Pick a name'
 
     # presence -------------------------------------------------------------------------------------------------
 
@@ -106,6 +115,13 @@ class People:
         self.here.set_text(f'Here now ({len(names)}): {", ".join(names)}')
         self.here.props(f'data-count={len(names)}')
         self.typing.set_text(describe_typing(self.presence.typing_names(except_client=self.client.id)))
+        self.mentionable.props['data-names'] = json.dumps(self.mentionable_names())
+
+    def mentionable_names(self) -> list[str]:
+        """The others here with a name, for the composer's @ list (Claude is always offered too, by room.js)."""
+        names = {member.name for client_id, member in self.presence.members.items()
+                 if client_id != self.client.id and member.name not in (NO_NAME, self.name)}
+        return sorted(names, key=str.casefold)
 
 
 def stored_name(client: Client) -> str | None:

@@ -18,10 +18,10 @@ from ..models import Message, Person, is_valid_room_id
 from ..participants import participant_of, public_id
 from ..pricing import describe, estimate
 from ..rooms import Rooms
+from .composer import Composer
 from .live import renew_room_link
 from .message_body import MessageBody
 from .message_view import MessageView
-from .people import People
 from .room_settings import open_room_settings
 from .share_dialog import Sharing
 from .theme import frame
@@ -62,8 +62,6 @@ class RoomView:
         """Whose messages these are for the flood limit: the browser, else this tab."""
         self.person_id = public_id(participant) if participant else None
         """This browser's participant id as others see it (messages' `author_id`)."""
-        self.replying_to: Message | None = None
-        """The message the next one sent from this tab replies to."""
         with frame(self._title(), demo=demo) as self.header:
             with self.header.tools:
                 ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete, sharing, self)) \
@@ -89,39 +87,15 @@ class RoomView:
         ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
 
     def _composer(self) -> None:
-        with ui.footer().classes('composer-bar px-2 py-2'):
-            with ui.column().classes('w-full max-w-3xl mx-auto gap-1'):
-                self.room_usage = ui.label().classes('text-xs text-gray-500').props('data-testid=room-usage')
-                self.rejection = ui.label().classes('text-red-700 text-sm').props('data-testid=composer-error')
-                self.rejection.set_visibility(False)
-                with ui.row().classes('w-full items-end no-wrap gap-2'):
-                    self.input = ui.textarea(placeholder='Message the room: Enter sends, Shift+Enter adds a line') \
-                        .props('autogrow autofocus outlined dense rows=1 data-testid=composer') \
-                        .classes('flex-grow').mark('composer').style('max-height: 40vh; overflow: auto')
-                    self.input.on('keydown.enter.exact.prevent', self._send)
-                    ui.button(icon='send', on_click=self._send) \
-                        .props('round data-testid=send aria-label=Send').mark('send')
-                    self.stop_button = ui.button('Stop', icon='stop', on_click=self._stop) \
-                        .props('outline data-testid=stop color=negative').mark('stop')
-                self.people = People(self.hub.room_id, self.client, self.sharing, tools=self.header.tools,
-                                     composer=self.input)
+        self.composer = Composer(self.hub, self.client, self.sharing, tools=self.header.tools, sender=self.sender,
+                                 person_id=self.person_id, stop=self._stop)
+        self.input, self.people = self.composer.input, self.composer.people
+        self.stop_button, self.room_usage = self.composer.stop_button, self.composer.room_usage
 
-    async def _send(self) -> None:
-        text = self.input.value or ''
-        if not text.strip():
-            return  # blank messages are ignored; nothing to say about them
-        try:
-            await self.hub.post(text, author=self.people.name, sender=self.sender, author_id=self.person_id,
-                                reply_to=self.replying_to.id if self.replying_to else None)
-        except MessageRejected as e:
-            self.rejection.set_text(str(e))
-            self.rejection.set_visibility(True)
-            return
-        self.rejection.set_visibility(False)
-        self.input.value = ''
-        self.replying_to = None
-        self.input.run_method('focus')
-        ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
+    @property
+    def replying_to(self) -> Message | None:
+        """The message the next one sent from this tab replies to."""
+        return self.composer.replying_to
 
     @property
     def person(self) -> Person:
@@ -154,8 +128,7 @@ class RoomView:
 
     def reply(self, message: Message) -> None:
         """Quote `message` in the next message this tab sends (the composer shows it until sent or dropped)."""
-        self.replying_to = message
-        self.input.run_method('focus')
+        self.composer.reply(message)
 
     def _intent(self, action: Callable[[], None]) -> None:
         try:
@@ -175,6 +148,7 @@ class RoomView:
             self._refresh_view(message)
         elif event.kind == 'settings':
             self._show_title()
+            self.composer.show_reply_mode()
         elif event.kind == 'activity':
             with self.client:
                 ui.notify(event.text, position='top', timeout=4000)

@@ -126,7 +126,13 @@ document.addEventListener('keydown', (event) => {
   const typing = event.target.closest?.('textarea, input, [contenteditable=true]');
   const click = (testid) => document.querySelector(`[data-testid=${testid}]:not(.hidden)`)?.click();
   if (event.key === 'Escape') {
-    click('stop');
+    // Esc closes the dialog or menu it was pressed in (Quasar does that, on keyup) and nothing else: stopping the
+    // reply for everyone is only what Esc means with nothing open. In the composer it first drops the reply chip.
+    const open = document.querySelector('.q-dialog, .q-menu') || window.roomsMentionListOpen?.();
+    if (event.defaultPrevented || open) return;
+    const chip = document.querySelector('[data-testid=replying-to]:not(.hidden)');
+    if (chip && event.target.closest?.('[data-testid=composer]')) click('cancel-reply');
+    else click('stop');
   } else if (event.altKey && event.key.toLowerCase() === 'n') {
     event.preventDefault();
     window.location.href = '/room/' + Math.random().toString(36).slice(2, 12);
@@ -142,3 +148,177 @@ document.addEventListener('keydown', (event) => {
     click('shortcuts');
   }
 });
+
+// @ mentions in the composer: typing @ at the start or after a blank lists Claude and the people here (the server
+// keeps their names in [data-testid=mention-names]), filtered as one types. Up/Down move, Enter or Tab insert,
+// Esc closes the list and does nothing else. While the list is closed every key does what it did before.
+(() => {
+  const CLAUDE = { name: 'Claude', insert: '@claude', hint: 'asks Claude to answer' };
+  const LIST_ID = 'rooms-mention-list';
+  let list = null;
+  let options = [];
+  let active = 0;
+  let at = -1;  // where the @ being completed is in the text
+  let dismissed = -1;  // the @ whose list Esc closed: it stays closed until that word is left
+
+  const isComposer = (el) => el?.matches?.('textarea[data-testid=composer]');
+  const composer = () => document.querySelector('textarea[data-testid=composer]');
+  const isOpen = () => list !== null && !list.hidden;
+  window.roomsMentionListOpen = isOpen;
+
+  function people() {
+    try {
+      const names = JSON.parse(document.querySelector('[data-testid=mention-names]')?.getAttribute('data-names'));
+      return Array.isArray(names) ? names.filter((name) => typeof name === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  function word(area) {  // the @word being typed: from an @ (at the start or after a blank) to the caret, one line
+    if (area.selectionStart !== area.selectionEnd) return null;
+    const before = area.value.slice(0, area.selectionStart);
+    const start = before.lastIndexOf('@');
+    if (start < 0 || (start > 0 && !/\s/.test(before[start - 1]))) return null;
+    const typed = before.slice(start + 1);
+    return typed.length > 40 || /[\n@]/.test(typed) ? null : { start, typed: typed.toLowerCase() };
+  }
+
+  function matching(typed) {
+    const fits = (name) => name.toLowerCase().split(/\s+/).some((part) => part.startsWith(typed))
+      || name.toLowerCase().startsWith(typed);  // "@ann l" still fits "Ann Lee"
+    const here = people().filter((name) => name.toLowerCase() !== 'claude')
+      .map((name) => ({ name, insert: '@' + name, hint: 'here now' }));
+    return [CLAUDE, ...here].filter((option) => fits(option.name));
+  }
+
+  function update() {
+    const area = composer();
+    const current = area && document.activeElement === area ? word(area) : null;
+    if (!current || current.start === dismissed) {
+      if (!current) dismissed = -1;
+      return close();
+    }
+    const found = matching(current.typed);
+    if (!found.length) return close();
+    const kept = isOpen() && current.start === at ? options[active]?.name : null;
+    options = found;
+    at = current.start;
+    active = Math.max(0, options.findIndex((option) => option.name === kept));
+    render(area);
+  }
+
+  function render(area) {
+    if (!list) {
+      list = Object.assign(document.createElement('div'), { id: LIST_ID, className: 'mention-list', hidden: true });
+      list.setAttribute('role', 'listbox');
+      list.setAttribute('aria-label', 'Mention');
+      list.setAttribute('data-testid', 'mention-list');
+      list.addEventListener('mousedown', (event) => event.preventDefault());  // the text box keeps the focus
+      document.body.appendChild(list);
+    }
+    list.replaceChildren(...options.map((option, index) => {
+      const item = document.createElement('div');
+      item.id = `${LIST_ID}-${index}`;
+      item.className = 'mention-option';
+      item.setAttribute('role', 'option');
+      item.setAttribute('data-testid', 'mention-option');
+      item.setAttribute('data-name', option.name);
+      item.setAttribute('aria-selected', String(index === active));
+      const span = (className, textContent) => Object.assign(document.createElement('span'), {className, textContent});
+      item.append(span('mention-name', option.name), span('mention-hint', option.hint));
+      item.addEventListener('click', () => { active = index; pick(); });
+      return item;
+    }));
+    list.hidden = false;
+    combobox(area, true);
+    place(area);
+    follow();
+    list.querySelector('[aria-selected=true]')?.scrollIntoView({ block: 'nearest' });
+  }
+
+  function place(area) {
+    if (!isOpen()) return;
+    const box = (area.closest('.q-field') || area).getBoundingClientRect();
+    const chip = document.querySelector('[data-testid=replying-to]:not(.hidden)');  // left in sight above the list
+    const top = Math.min(box.top, chip ? chip.getBoundingClientRect().top : box.top);
+    list.style.bottom = `${window.innerHeight - top + 4}px`;
+    list.style.maxWidth = `${Math.min(360, window.innerWidth - 8)}px`;
+    list.style.maxHeight = `${Math.max(96, Math.min(260, top - 8))}px`;
+    list.style.left = `${Math.max(4, Math.min(box.left, window.innerWidth - list.offsetWidth - 4))}px`;
+  }
+
+  // While open, the list follows the text box each frame: Quasar moves the footer after a resize or when the side
+  // list opens, and a phone's keyboard moves it too; no event tells of all of these.
+  let following = false;
+  function follow() {
+    if (following) return;
+    following = true;
+    const step = () => {
+      const area = composer();
+      if (!isOpen() || !area) { following = false; return; }
+      place(area);
+      requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+  }
+
+  function combobox(area, open) {
+    area.setAttribute('role', 'combobox');
+    area.setAttribute('aria-autocomplete', 'list');
+    area.setAttribute('aria-controls', LIST_ID);
+    area.setAttribute('aria-expanded', String(open));
+    if (open) area.setAttribute('aria-activedescendant', `${LIST_ID}-${active}`);
+    else area.removeAttribute('aria-activedescendant');
+  }
+
+  function close() {
+    if (!isOpen()) return;
+    list.hidden = true;
+    const area = composer();
+    if (area) combobox(area, false);
+  }
+
+  function move(step) {
+    active = (active + step + options.length) % options.length;
+    render(composer());
+  }
+
+  function pick() {
+    const area = composer();
+    const option = options[active];
+    if (!area || !option) return close();
+    const caret = area.selectionStart;
+    const inserted = option.insert + ' ';
+    area.value = area.value.slice(0, at) + inserted + area.value.slice(caret);
+    const end = at + inserted.length;
+    area.setSelectionRange(end, end);
+    dismissed = at;  // "@Ann " must not offer "Ann Lee" again: Enter sends now
+    close();
+    area.dispatchEvent(new Event('input', { bubbles: true }));  // tells the page (and the server) the new text
+    area.focus();
+  }
+
+  // capture, on window: runs before the text box's own Enter (send) and the page's Esc (stop) handlers
+  window.addEventListener('keydown', (event) => {
+    if (!isOpen() || !isComposer(event.target) || event.isComposing) return;
+    const plain = !(event.shiftKey || event.ctrlKey || event.metaKey || event.altKey);
+    const action = {
+      ArrowDown: () => move(1),
+      ArrowUp: () => move(-1),
+      Enter: plain && pick,
+      Tab: plain && pick,
+      Escape: () => { dismissed = at; close(); },
+    }[event.key];
+    if (!action) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    action();
+  }, true);
+  document.addEventListener('input', (event) => { if (isComposer(event.target)) update(); });
+  document.addEventListener('click', (event) => { if (isComposer(event.target)) update(); });
+  document.addEventListener('keyup', (event) => {
+    if (isComposer(event.target) && ['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key)) update();
+  });
+  document.addEventListener('focusout', (event) => { if (isComposer(event.target)) close(); });
+})();
