@@ -24,6 +24,7 @@ from .message_body import MessageBody
 from .message_view import MessageView
 from .room_settings import open_room_settings
 from .share_dialog import Sharing
+from .switcher import add_room_switcher
 from .theme import frame
 
 PAGE_SIZE = 30
@@ -45,6 +46,7 @@ def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog, links: Roo
             await rooms.delete(room_id, by)
             await renew_room_link(links, room_id)  # a room made later under the same id must not open to this link
         RoomView(hub, client, catalog, sharing, demo=settings.uses_demo, delete=delete if access.owner else None)
+        await add_room_switcher(rooms, hub, client)
 
 
 class RoomView:

@@ -1,12 +1,14 @@
 """Page chrome shared by every page: header, connection state, styles."""
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from nicegui import app, ui
+from nicegui import app, context, ui
+from nicegui.client import Client
 
 STATIC = Path(__file__).parent / 'static'
 STATIC_URL = '/rooms-static'
@@ -20,22 +22,35 @@ def register_static() -> None:
 class Header:
     title: ui.label
     tools: ui.row
+    nav: ui.row
+    """At the header's start, before the app name: the room switcher's button."""
+
+
+_HEADERS: weakref.WeakKeyDictionary[Client, Header] = weakref.WeakKeyDictionary()
+
+
+def header_of(client: Client) -> Header:
+    """The header `frame()` built for this tab, for parts of a page built after it."""
+    return _HEADERS[client]
 
 
 @contextmanager
 def frame(title: str, *, demo: bool) -> Iterator[Header]:
     """Header with the app name, the page title and the live connection state; the page goes inside.
 
-    Yields the header's title label and a row where a page puts its own buttons.
+    Yields the header's title label, a row where a page puts its own buttons and one for its navigation.
     """
     ui.page_title(f'{title} · Rooms')
     ui.add_head_html(f'<link rel="stylesheet" href="{STATIC_URL}/tailwind.css">'
                      f'<link rel="stylesheet" href="{STATIC_URL}/rooms.css">'
-                     f'<script src="{STATIC_URL}/room.js" defer></script>')
+                     f'<script src="{STATIC_URL}/room.js" defer></script>'
+                     f'<script src="{STATIC_URL}/attention.js" defer></script>')
     with ui.header().classes('items-center gap-3 px-4 py-2 bg-slate-800'):
+        nav = ui.row().classes('items-center gap-1 header-nav')
         ui.link('Rooms', '/').classes('text-lg font-bold text-white no-underline')
-        title_label = ui.label(title).classes('text-white opacity-80 truncate').props('data-testid=page-title')
-        ui.space()
+        title_label = ui.label(title).classes('text-white opacity-80 truncate header-title') \
+            .props('data-testid=page-title')
+        ui.space().classes('header-space')
         tools = ui.row().classes('items-center gap-1')
         ui.button(icon='contrast', on_click=lambda: ui.run_javascript('window.roomsCycleTheme()')) \
             .props('flat round dense color=white data-testid=theme-toggle aria-label="Light, dark or system theme"') \
@@ -52,7 +67,8 @@ def frame(title: str, *, demo: bool) -> Iterator[Header]:
             ui.icon('science')
             ui.html('<b>Demo mode</b>: replies come from the built-in offline demo model, nothing leaves this '
                     'machine. Set <code>ANTHROPIC_API_KEY</code> and restart to talk to Claude.', sanitize=False)
-    yield Header(title_label, tools)
+    header = _HEADERS[context.client] = Header(title_label, tools, nav)
+    yield header
 
 
 SHORTCUTS = [
@@ -62,6 +78,7 @@ SHORTCUTS = [
     ('Esc', 'stop the reply being written'),
     ('Alt+N', 'start a new room'),
     ('Ctrl+K', 'search rooms (home page)'),
+    ('Alt+K', 'switch rooms: arrows move, Enter opens'),
     ('?', 'show this list'),
 ]
 
