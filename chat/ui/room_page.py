@@ -22,6 +22,7 @@ from .composer import Composer
 from .live import renew_room_link
 from .message_body import MessageBody
 from .message_view import MessageView
+from .people import stored_name
 from .room_settings import open_room_settings
 from .share_dialog import Sharing
 from .switcher import add_room_switcher
@@ -102,7 +103,8 @@ class RoomView:
     @property
     def person(self) -> Person:
         """Who this tab is, for the hub: actions that change the room for everyone name them."""
-        return Person(self.person_id, self.people.name)
+        people = getattr(self, 'people', None)  # the history is built before the composer and its People
+        return Person(self.person_id, people.name if people is not None else stored_name(self.client))
 
     def can_edit(self, message: Message) -> bool:
         return message.role == 'user' and message.author_id is not None and message.author_id == self.person_id

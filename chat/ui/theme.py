@@ -75,7 +75,10 @@ SHORTCUTS = [
     ('Enter', 'send the message'),
     ('Shift+Enter', 'new line in the message'),
     ('/', 'focus the message box'),
-    ('Esc', 'stop the reply being written'),
+    ('Ctrl+Enter', 'send and ask Claude (in rooms where Claude answers mentions)'),
+    ('@', 'mention Claude or someone here: arrows choose, Enter or Tab inserts'),
+    ('Esc', 'close a dialog, menu or list; with none open, stop the reply (in the message box it first drops the '
+            'quoted message)'),
     ('Alt+N', 'start a new room'),
     ('Ctrl+K', 'search rooms (home page)'),
     ('Alt+K', 'switch rooms: arrows move, Enter opens'),
