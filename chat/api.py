@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from . import transfer
 from .errors import ImportRejected, ImportTooLarge
 from .hub import RoomHub
-from .models import Message, Status, is_valid_room_id, message_to_record
+from .models import Message, Status, describe_size, is_valid_room_id, message_to_record
 from .rooms import Rooms
 from .search import SEARCH_LIMIT
 from .transfer import encode_json
@@ -51,7 +51,9 @@ def register(app: FastAPI, rooms: Rooms) -> None:
         if hub is None:
             return not_found(room_id)
         document = transfer.export_document(room_id, hub.summary().title, hub.messages)  # snapshot on the loop
-        return Response(await run_in_threadpool(encode_json, document), media_type='application/json',
+        body = await run_in_threadpool(lambda: encode_json(transfer.with_files(
+            document, lambda file_id: rooms.store.files.read(room_id, file_id))))
+        return Response(body, media_type='application/json',
                         headers={'Content-Disposition': f'attachment; filename="room-{room_id}.json"'})
 
     @app.post('/api/rooms/import')
@@ -59,7 +61,7 @@ def register(app: FastAPI, rooms: Rooms) -> None:
         try:
             body = await limited_body(request)
             parsed = await run_in_threadpool(transfer.parse_export, body)
-            room_id = await rooms.import_room(parsed.messages, parsed.title)
+            room_id = await rooms.import_room(parsed.messages, parsed.title, parsed.files)
         except ImportRejected as e:
             return JSONResponse({'error': str(e)}, status_code=413 if isinstance(e, ImportTooLarge) else 400)
         except OSError as e:
@@ -124,6 +126,9 @@ def _message_block(message: Message) -> list[str]:
     who = (message.author or 'User') if message.role == 'user' else f'Claude ({message.model or "unknown model"})'
     note = '' if message.status == Status.COMPLETE else f' _[{message.status}]_'
     block = [f'## {who}{note}', '', message.content, '']
+    if message.attachments:
+        block += [f'- Attached: [{a.name.replace("[", "(").replace("]", ")")}]({a.url}) ({a.media_type}, '
+                  f'{describe_size(a.size)})' for a in message.attachments] + ['']
     if message.error:
         block += [f'> Error: {message.error}', '']
     return block

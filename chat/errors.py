@@ -29,6 +29,14 @@ class ImportTooLarge(ImportRejected):
     """An export file is over the import size limit."""
 
 
+class FileRejected(RoomsError):
+    """An uploaded file cannot be attached (too large, a type Claude cannot read, empty); `status` is the HTTP one."""
+
+    def __init__(self, reason: str, *, status: int) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 class StorageError(RoomsError):
     """A room file could not be read or written."""
 

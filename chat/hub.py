@@ -10,17 +10,20 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from .config import Settings
 from .errors import MessageRejected, ModelError, RateLimited
 from .events import Publisher, RoomEvent, Subscriber
-from .llm import ChatModel, build_turns, fit_turns
+from .files import FileStore
+from .llm import ChatModel, FileReader, build_turns, fit_turns
 from .models import (
     ERROR_CHARS,
+    MAX_ATTACHMENTS,
     REACTIONS,
+    Attachment,
     Message,
     Person,
     RoomSettings,
@@ -53,8 +56,10 @@ ModelFor = Callable[[str], ChatModel]
 
 class RoomHub:
     def __init__(self, room_id: str, room_file: RoomFile, loaded: LoadedRoom, executor: ThreadPoolExecutor,
-                 model_for: ModelFor, settings: Settings) -> None:
+                 model_for: ModelFor, settings: Settings, *, files: FileStore | None = None) -> None:
+        """:param files: where the files people attach are kept (None: this room takes none)"""
         self.room_id = room_id
+        self._files = files
         self.settings = settings
         self.messages: list[Message] = loaded.messages
         self.room_settings: RoomSettings = loaded.settings
@@ -82,20 +87,23 @@ class RoomHub:
     # intents ---------------------------------------------------------------------------------------------
 
     async def post(self, text: str, author: str | None = None, sender: str | None = None, *,
-                   author_id: str | None = None, reply_to: str | None = None, ask_claude: bool = False) -> Message:
+                   author_id: str | None = None, reply_to: str | None = None, ask_claude: bool = False,
+                   attachments: Sequence[str] = ()) -> Message:
         """Store and publish a user message, then have the model answer it after any running turn (in a room that
         answers only mentions: when it mentions Claude or `ask_claude` is set).
 
         :param sender: who sends it (a browser's participant id, a script's address), for the flood limit
         :param author_id: the participant who writes it: only they may edit it later
         :param reply_to: the id of an earlier message this one answers (it is quoted)
+        :param attachments: ids of files uploaded to this room (POST /api/rooms/{id}/files); the text may then be blank
         """
-        text = self._checked_text(text)
+        files = await self._attached(attachments) if attachments else ()
+        text = self._checked_text(text, allow_blank=bool(files))
         quote = self._quote(reply_to) if reply_to else None
         self._check_rate(sender or author or '')
         message = self._append(Message(id=_new_id(), seq=self._next_seq(), role='user', content=text,
                                        author=clean_name(author, 40), author_id=author_id, reply_to=quote,
-                                       ask_claude=ask_claude or addresses_claude(text)))
+                                       ask_claude=ask_claude or addresses_claude(text), attachments=files))
         if self._answers(message):
             self._schedule('answer', None)
         return message
@@ -151,7 +159,7 @@ class RoomHub:
             raise MessageRejected('Only your own messages can be edited.')
         if message.author_id is None or by is None or by.id != message.author_id:
             raise MessageRejected('Only the person who wrote a message can edit it.')
-        text = self._checked_text(text)
+        text = self._checked_text(text, allow_blank=bool(message.attachments))  # its files stay with it
         self._ensure_quiet()
         keep_as_previous(message, self._after(message))
         message.content, message.created_at, message.status = text, time.time(), Status.COMPLETE
@@ -314,7 +322,8 @@ class RoomHub:
         try:
             # a thread: in a room of thousands of messages this takes milliseconds that streaming tabs should not wait
             turns, reply.left_out = await asyncio.to_thread(
-                lambda: fit_turns(build_turns(history), getattr(model, 'context_window', None), self.max_tokens))
+                lambda: fit_turns(build_turns(history, self._file_reader()), getattr(model, 'context_window', None),
+                                  self.max_tokens))
             if reply.left_out:
                 self._publish(RoomEvent('updated', reply))
             async for text in model.stream(turns, self.system_prompt, max_tokens=self.max_tokens,
@@ -412,10 +421,30 @@ class RoomHub:
         if len(self._sent) > 1000:  # senders long gone: keep the table small
             self._sent = {key: t for key, t in self._sent.items() if t and now - t[-1] <= RATE_WINDOW}
 
-    def _checked_text(self, text: str) -> str:
+    def _checked_text(self, text: str, *, allow_blank: bool = False) -> str:
         if self.deleted:
             raise MessageRejected('This room was deleted; start a new one from the home page.')
-        return checked_text(text, self.settings.max_message_chars)
+        return checked_text(text, self.settings.max_message_chars, allow_blank=allow_blank)
+
+    async def _attached(self, file_ids: Sequence[str]) -> tuple[Attachment, ...]:
+        """The room's files of these ids, in order, each once; raises MessageRejected naming an unknown one."""
+        ids = list(dict.fromkeys(file_ids))
+        if len(ids) > MAX_ATTACHMENTS:
+            raise MessageRejected(f'A message can carry {MAX_ATTACHMENTS} files; this one has {len(ids)}. '
+                                  'Send the others in another message.')
+        files = self._files
+        if files is None:
+            raise MessageRejected('This room does not keep files.')
+        found = await asyncio.to_thread(lambda: [files.attachment(self.room_id, file_id) for file_id in ids])
+        for file_id, attachment in zip(ids, found, strict=True):
+            if attachment is None:
+                raise MessageRejected(f'There is no file {clean_name(str(file_id), 80)!r} in this room: upload it '
+                                      f'first (POST /api/rooms/{self.room_id}/files), then send its id.')
+        return tuple(a for a in found if a is not None)
+
+    def _file_reader(self) -> FileReader | None:
+        files = self._files
+        return None if files is None else lambda attachment: files.for_model(self.room_id, attachment.id)
 
     def _changed(self, message: Message) -> None:
         self._writer.save(message)

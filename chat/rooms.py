@@ -13,7 +13,16 @@ from .config import Settings
 from .errors import InvalidRoomId
 from .hub import RoomHub
 from .llm import ChatModel
-from .models import Message, Person, RoomSummary, is_valid_room_id, message_from_record, settings_from_record, summarize
+from .models import (
+    Message,
+    Person,
+    RoomSummary,
+    is_valid_room_id,
+    message_from_record,
+    moved_to_room,
+    settings_from_record,
+    summarize,
+)
 from .search import SEARCH_LIMIT, SearchIndex, SearchResult, search_terms
 from .store import MESSAGES, SETTINGS, SETTINGS_DOC, RoomStore, read_json_file
 
@@ -48,7 +57,7 @@ class Rooms:
         try:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'room-{room_id}')
             room_file, loaded = await asyncio.get_running_loop().run_in_executor(executor, self.store.open, room_id)
-            hub = RoomHub(room_id, room_file, loaded, executor, self._model_for, self.settings)
+            hub = RoomHub(room_id, room_file, loaded, executor, self._model_for, self.settings, files=self.store.files)
             executor.submit(room_file.warm).add_done_callback(_log_failure)  # runs before any write queued later
             gc.freeze()  # a long room's messages live on: keep them out of every later full collection
             self._hubs[room_id] = hub
@@ -80,8 +89,10 @@ class Rooms:
         found += [hub.summary() for hub in self._hubs.values() if hub.messages]
         return sorted(found, key=lambda s: s.updated_at, reverse=True)
 
-    async def import_room(self, messages: list[Message], title: str | None = None) -> str:
-        """Create a room with a fresh id holding `messages` (checked, seq 1..n, see transfer.py); returns the id.
+    async def import_room(self, messages: list[Message], title: str | None = None,
+                          files: dict[str, tuple[str, bytes]] | None = None) -> str:
+        """Create a room with a fresh id holding `messages` (checked, seq 1..n, see transfer.py) and the files they
+        carry (file id -> name and bytes); returns the id.
 
         The file is written before any hub of the room exists, while the id is reserved (a tab asking for it
         meanwhile waits for the imported room): the hub stays the only writer, and no room is ever overwritten.
@@ -94,7 +105,7 @@ class Rooms:
         self._opening[room_id] = reserved
         try:
             try:
-                await loop.run_in_executor(None, self._write_new_room, room_id, messages)
+                await loop.run_in_executor(None, self._write_new_room, room_id, messages, files or {})
             finally:
                 del self._opening[room_id]
             hub = await self.get(room_id)  # no await between the del and get() registering its own opening
@@ -149,13 +160,15 @@ class Rooms:
             if room_id not in self._hubs and room_id not in self._opening and not self.store.exists(room_id):
                 return room_id
 
-    def _write_new_room(self, room_id: str, messages: list[Message]) -> None:
+    def _write_new_room(self, room_id: str, messages: list[Message], files: dict[str, tuple[str, bytes]]) -> None:
         if self.store.exists(room_id):
             raise FileExistsError(f'room {room_id} already exists')
         room_file, loaded = self.store.open(room_id)
         if loaded.messages or not loaded.writable:
             raise FileExistsError(f'room {room_id} already exists')
-        room_file.save(messages)
+        for name, data in files.values():  # before the messages that show them
+            self.store.files.put(room_id, data, name)
+        room_file.save(moved_to_room(messages, room_id) if files else messages)
 
     def _read_summaries(self, room_ids: list[str]) -> list[RoomSummary]:
         result = []

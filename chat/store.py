@@ -24,6 +24,7 @@ from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Document
 
 from .errors import InvalidRoomId
+from .files import FileStore
 from .models import (
     Message,
     RoomSettings,
@@ -306,6 +307,8 @@ class RoomStore:
         self.data_dir = data_dir
         self._storage_factory = storage_factory or (AtomicJSONStorage if data_dir else None)
         self._memory: dict[str, FlushableMemoryStorage] = {}
+        self.files = FileStore(data_dir / 'files' if data_dir else None)
+        """Files attached to messages: `files/<room id>/` of the data dir (see files.py)."""
 
     def path_of(self, room_id: str) -> Path:
         if not is_valid_room_id(room_id):
@@ -324,9 +327,11 @@ class RoomStore:
         return self.path_of(room_id).exists()
 
     def trash(self, room_id: str) -> Path | None:
-        """Move a room's file into `trash/` of the data dir (kept, never deleted); returns where it went."""
+        """Move a room's file and its attached files (`<same name>.files/`) into `trash/` of the data dir (kept, never
+        deleted); returns where the room's file went."""
         if self.data_dir is None:
             self._memory.pop(room_id, None)
+            self.files.trash(room_id, None)
             return None
         path = self.path_of(room_id)
         if not path.exists():
@@ -336,6 +341,7 @@ class RoomStore:
         target = trash / f'{room_id}-{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}.json'
         os.replace(path, target)
         path.with_name(f'{room_id}{REPLY_SUFFIX}').unlink(missing_ok=True)
+        self.files.trash(room_id, target.with_suffix('.files'))
         return target
 
     def open(self, room_id: str) -> tuple[RoomFile, LoadedRoom]:

@@ -1,24 +1,36 @@
-"""A room as a JSON export, and the strict check of such a file before it becomes a new room. No I/O here."""
+"""A room as a JSON export, and the strict check of such a file before it becomes a new room. No I/O here.
+
+Attached files travel inside the export: a top-level `"files"` object maps each file id to its name, media type, size
+and bytes (`"data"`, base64); an import checks them like an upload and keeps them for the new room.
+"""
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import itertools
 import json
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ImportRejected, ImportTooLarge
+from .errors import FileRejected, ImportRejected, ImportTooLarge
+from .files import check, file_name
 from .models import (
+    FILE_ID_PATTERN,
+    MAX_ATTACHMENTS,
     MAX_COUNT,
     MAX_TIME,
     MAX_VERSION_DEPTH,
+    MEDIA_TYPES,
     MESSAGE_ID_PATTERN,
     NAME_CHARS,
     REQUIRED_VERSION_FIELDS,
     Message,
     Status,
     clean_name,
+    file_url,
     is_count,
     message_from_record,
     message_to_record,
@@ -30,6 +42,8 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 """The largest export file an import accepts."""
 REQUIRED = ('id', 'seq', 'role', 'content', 'status', 'created_at')
 OPTIONAL_TEXT = ('author', 'model', 'error')
+IMPORTED_FROM = 'import'
+"""The room an imported message's files seem to be in until Rooms.import_room moves them to the new room."""
 
 
 def export_document(room_id: str, title: str, messages: Iterable[Message], *, now: float | None = None
@@ -43,6 +57,28 @@ def export_document(room_id: str, title: str, messages: Iterable[Message], *, no
         'exported_at': time.time() if now is None else now,
         'messages': [message_to_record(message) for message in messages],
     }
+
+
+def with_files(document: dict[str, Any], read: Callable[[str], bytes | None]) -> dict[str, Any]:
+    """The export with the bytes of every file its messages (and their versions) carry, read with `read` (file id ->
+    bytes, None when gone: that attachment is left out on import). Blocking."""
+    attachments: dict[str, dict[str, Any]] = {}
+    for record in _every_record(document['messages']):
+        for item in record.get('attachments') or []:
+            attachments.setdefault(item['id'], item)
+    files = {}
+    for file_id, item in attachments.items():
+        if (data := read(file_id)) is not None:
+            files[file_id] = {'name': item['name'], 'media_type': item['media_type'], 'size': len(data),
+                              'data': base64.b64encode(data).decode('ascii')}
+    return {**document, 'files': files}
+
+
+def _every_record(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for record in records:
+        yield record
+        for version in record.get('versions') or []:
+            yield from _every_record(version['tail'])
 
 
 def encode_json(document: Any) -> bytes:
@@ -60,10 +96,13 @@ def too_large(size: int) -> ImportTooLarge:
 
 @dataclass(slots=True, frozen=True)
 class ParsedExport:
-    """What an accepted export becomes: its messages (checked, seq 1..n) and its room's title, if it has one."""
+    """What an accepted export becomes: its messages (checked, seq 1..n), its room's title, if it has one, and the
+    files they carry (id -> name and bytes, checked like uploads; their urls name the room IMPORTED_FROM until
+    Rooms.import_room moves them)."""
 
     messages: list[Message]
     title: str | None
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 def parse_export(data: bytes | str) -> ParsedExport:
@@ -100,14 +139,46 @@ def parse_export(data: bytes | str) -> ParsedExport:
     if not records:
         raise ImportRejected('The export has no messages; there is nothing to import.')
     _check_list(records, 'Message', set(), depth=0)
-    renumbered = _renumbered(records)
+    files = _files(document.get('files'), {item['id'] for record in _every_record(records)
+                                           for item in record.get('attachments') or []})
+    renumbered = _renumbered(records, set(files))
     messages = []
     for index, record in enumerate(renumbered, start=1):
         try:
             messages.append(message_from_record(record))
         except (ValueError, TypeError, KeyError) as e:  # a field models.py knows and this check does not
             raise ImportRejected(f'Message {index}: it cannot be read ({e}).') from None
-    return ParsedExport(messages, clean_name(document.get('title')))
+    return ParsedExport(messages, clean_name(document.get('title')), files)
+
+
+def _files(value: Any, wanted: set[str]) -> dict[str, tuple[str, bytes]]:
+    """The files of the export that its messages carry, each checked: its bytes must be its id's and pass the check of
+    an upload (files.check). Raises ImportRejected."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImportRejected('"files" must be an object of file ids and files.')
+    found = {}
+    for file_id in sorted(wanted):
+        item = value.get(file_id)
+        if item is None:
+            continue  # a file gone from the exported room: its attachment is left out
+        place = f'File {file_id[:12]}…'
+        if not isinstance(item, dict) or not isinstance(item.get('data'), str):
+            raise ImportRejected(f'{place}: it must be an object with its bytes in "data" (base64).')
+        try:
+            data = base64.b64decode(item['data'], validate=True)
+        except (ValueError, binascii.Error):
+            raise ImportRejected(f'{place}: its "data" is not base64.') from None
+        if hashlib.sha256(data).hexdigest() != file_id:
+            raise ImportRejected(f'{place}: its bytes do not match its id; the export is damaged.')
+        name = file_name(item.get('name'))
+        try:
+            check(data, name)
+        except FileRejected as e:
+            raise ImportRejected(f'{place}: {e}') from None
+        found[file_id] = (name, data)
+    return found
 
 
 def _check_list(records: list[Any], where: str, ids: set[str], depth: int) -> None:
@@ -159,6 +230,21 @@ def _check_record(record: Any) -> str | None:
     position = record.get('version', len(versions or []))
     if not is_count(position) or position > len(versions or []):
         return f'"version" must be a whole number from 0 to {len(versions or [])}'
+    return _check_attachments(record.get('attachments'))
+
+
+def _check_attachments(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        return f'"attachments" must be a list of at most {MAX_ATTACHMENTS} files'
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get('id'), str) \
+                or FILE_ID_PATTERN.fullmatch(item['id']) is None:
+            return 'each attachment must have the "id" of a file (64 hex digits)'
+        if not isinstance(item.get('name'), str) or item.get('media_type') not in MEDIA_TYPES \
+                or not is_count(item.get('size')):
+            return 'each attachment must have a "name", a "media_type" Claude reads and a "size"'
     return None
 
 
@@ -192,28 +278,30 @@ def _check_fields(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _renumbered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _renumbered(records: list[dict[str, Any]], files: set[str]) -> list[dict[str, Any]]:
     """Copies with seqs 1..n for the shown messages, then fresh ones for the messages kept in versions.
 
     Messages of a version follow the message owning it, so their seqs must be higher than its seq and
     increasing in their order: numbering level by level after all shown messages gives exactly that.
     """
     seqs = itertools.count(1)
-    shown = [_fresh(record, next(seqs)) for record in records]
+    shown = [_fresh(record, next(seqs), files) for record in records]
     queue = list(shown)
     for record in queue:  # grows while it is walked: breadth first through nested versions
         versions = []
         for version in record.get('versions') or []:
-            tail = [_fresh(message, next(seqs)) for message in version['tail']]
+            tail = [_fresh(message, next(seqs), files) for message in version['tail']]
             queue += tail
             versions.append({**version, 'status': _settled(version['status']), 'tail': tail})
         record['versions'] = versions
     return shown
 
 
-def _fresh(record: dict[str, Any], seq: int) -> dict[str, Any]:
+def _fresh(record: dict[str, Any], seq: int, files: set[str]) -> dict[str, Any]:
     # no author id: nobody on this server wrote an imported message, so nobody can edit it (its name stays)
-    return {**record, 'seq': seq, 'status': _settled(record['status']), 'author_id': None}
+    attachments = [{**item, 'url': file_url(IMPORTED_FROM, item['id'])} for item in record.get('attachments') or []
+                   if item['id'] in files]
+    return {**record, 'seq': seq, 'status': _settled(record['status']), 'author_id': None, 'attachments': attachments}
 
 
 def _settled(status: str) -> str:

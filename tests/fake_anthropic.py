@@ -13,6 +13,12 @@ and a non-streaming call ``A fine title``.
 ``enqueue_words`` sends words ``w<index>@<time.time() when sent, 6 decimals> `` (e.g. ``w17@1732412345.123456 ``),
 read back with ``parse_word_timestamp`` (one word) or ``parse_words`` (any text, however re-chunked).
 
+Content blocks are checked the way the API checks them: ``text``, ``image`` (base64 PNG, JPEG, GIF or WebP: at most
+5 MB of base64, 8000 px a side, 2000 px when a request has more than 20 images, bytes of the type it names) and
+``document`` (a base64 PDF or a text/plain text source); a bad one gets the API's 400 ``invalid_request_error``
+naming the block (``messages.0.content.1.image.source.base64: image exceeds 5 MB maximum: ...``), a body over 32 MB a
+413 ``request_too_large``; neither consumes a scripted reply. ``blocks(kind)`` lists the blocks of a kind received.
+
 Observability: ``requests`` / ``request_headers`` (JSON bodies and lower-cased headers of POST /v1/messages, in order),
 ``calls`` ((method, path) of every request), ``disconnects`` (time.time() of each stream the client closed before
 its end, detected at once, even between paced deltas), ``active_streams``, ``wait_disconnect()``, ``wait_requests()``.
@@ -21,10 +27,13 @@ its end, detected at once, even between paced deltas), ``active_streams``, ``wai
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import itertools
 import json
 import re
+import struct
 import threading
 import time
 from collections import deque
@@ -45,6 +54,13 @@ ERROR_TYPES = {
 }
 DEFAULT_MODELS = ('claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5')
 WORD_RE = re.compile(r'w(\d+)@(\d+\.\d+)')
+IMAGE_MEDIA_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp')
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024
+MAX_IMAGE_EDGE = 8000
+MANY_IMAGES, MANY_IMAGES_EDGE = 20, 2000
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+BLOCK_TAGS = ('text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', 'tool_use',
+              'tool_result', 'server_tool_use', 'web_search_tool_result')
 SSE_HEADERS = {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -145,6 +161,12 @@ class FakeAnthropic:
     def enqueue_hang(self, chunks_before: list[str]) -> None:
         self._scripts.append(Script('hang', list(chunks_before)))
 
+    def blocks(self, kind: str) -> list[dict[str, Any]]:
+        """Every content block of this type (``image``, ``document``, ``text``) in the messages received, in order."""
+        return [block for body in self.requests for message in body.get('messages', [])
+                if isinstance(message.get('content'), list) for block in message['content']
+                if isinstance(block, dict) and block.get('type') == kind]
+
     async def wait_disconnect(self, timeout: float = 1.0, count: int = 1) -> float:
         """Wait until `count` streams in all were closed early by the client; return when the last one was."""
         await poll(lambda: len(self.disconnects) >= count, timeout, f'{count} disconnect(s)')
@@ -220,7 +242,13 @@ class FakeAnthropic:
         if method == 'POST' and path == '/v1/messages':
             self.requests.append(body)
             self.request_headers.append(headers)
-            return await self._messages(body, reader, writer)
+            if len(raw) > MAX_REQUEST_BYTES:
+                await self._send_json(writer, 413, error_body('request_too_large', 'Request exceeds the maximum size'))
+            elif (problem := request_problem(body)) is not None:
+                await self._send_json(writer, 400, error_body('invalid_request_error', problem))
+            else:
+                return await self._messages(body, reader, writer)
+            return headers.get('connection', '').lower() != 'close'
         if method == 'POST' and path == '/v1/messages/count_tokens':
             await self._send_json(writer, 200, {'input_tokens': estimate_tokens(body)})
         elif method == 'GET' and path == '/v1/models':
@@ -347,6 +375,131 @@ async def poll(condition: Callable[[], bool], timeout: float, what: str) -> None
         await asyncio.sleep(0.005)
 
 
+def request_problem(body: dict[str, Any]) -> str | None:
+    """What the API would refuse in the content blocks of a request (its 400 message), or None."""
+    images: list[tuple[str, tuple[int, int]]] = []
+    for i, message in enumerate(body.get('messages', [])):
+        content = message.get('content')
+        if isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            return f'messages.{i}.content: Input should be a valid list'
+        for j, block in enumerate(content):
+            where, kind = f'messages.{i}.content.{j}', block.get('type') if isinstance(block, dict) else None
+            if kind not in BLOCK_TAGS:
+                tags = ', '.join(f"'{tag}'" for tag in BLOCK_TAGS)
+                return f"{where}: Input tag '{kind}' found using 'type' does not match any of the expected tags: {tags}"
+            if kind == 'text':
+                if not isinstance(block.get('text'), str):
+                    return f'{where}.text.text: Field required'
+                if not block['text']:
+                    return 'messages: text content blocks must be non-empty'
+            elif kind == 'image':
+                found = image_problem(block.get('source'), f'{where}.image.source')
+                if isinstance(found, str):
+                    return found
+                images.append((f'{where}.image.source.base64.data', found))
+            elif kind == 'document' and (problem := document_problem(block.get('source'), f'{where}.document.source')):
+                return problem
+    if len(images) > MANY_IMAGES:
+        for where, size in images:
+            if max(size) > MANY_IMAGES_EDGE:
+                return (f'{where}: At least one of the image dimensions exceed max allowed size for many-image '
+                        f'requests: {MANY_IMAGES_EDGE} pixels')
+    return None
+
+
+def image_problem(source: Any, where: str) -> str | tuple[int, int]:
+    """The API's complaint about an image source, or the image's size."""
+    if not isinstance(source, dict) or source.get('type') != 'base64':
+        return f"{where}: Input tag '{source.get('type') if isinstance(source, dict) else None}' found using 'type' " \
+               "does not match any of the expected tags: 'base64', 'url', 'file'"
+    declared, data = source.get('media_type'), source.get('data')
+    if declared not in IMAGE_MEDIA_TYPES:
+        return f"{where}.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
+    if not isinstance(data, str):
+        return f'{where}.base64.data: Field required'
+    if len(data) > MAX_IMAGE_BASE64:
+        return f'{where}.base64: image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BASE64} bytes'
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (ValueError, binascii.Error):
+        return f'{where}.base64.data: Invalid base64 data'
+    actual = image_type(raw)
+    if actual is None:
+        return f'{where}.base64.data: Could not process image'
+    if actual != declared:
+        return (f'{where}.base64.data: The image was specified using the {declared} media type, but the image '
+                f'appears to be a {actual} image')
+    size = image_size(raw, actual)
+    if size is None:
+        return f'{where}.base64.data: Could not process image'
+    if max(size) > MAX_IMAGE_EDGE:
+        return f'{where}.base64.data: At least one of the image dimensions exceed max allowed size: 8000 pixels'
+    return size
+
+
+def document_problem(source: Any, where: str) -> str | None:
+    if not isinstance(source, dict):
+        return f'{where}: Field required'
+    if source.get('type') == 'text':
+        if source.get('media_type') != 'text/plain':
+            return f"{where}.text.media_type: Input should be 'text/plain'"
+        return None if isinstance(source.get('data'), str) else f'{where}.text.data: Field required'
+    if source.get('type') != 'base64':
+        return f"{where}: Input tag '{source.get('type')}' found using 'type' does not match any of the expected " \
+               "tags: 'base64', 'text', 'content', 'url', 'file'"
+    if source.get('media_type') != 'application/pdf':
+        return f"{where}.base64.media_type: Input should be 'application/pdf'"
+    try:
+        raw = base64.b64decode(source.get('data') or '', validate=True)
+    except (ValueError, binascii.Error):
+        return f'{where}.base64.data: Invalid base64 data'
+    return None if raw.startswith(b'%PDF-') else f'{where}.base64.data: The PDF specified was not valid.'
+
+
+def image_type(data: bytes) -> str | None:
+    if data.startswith(b'\x89PNG\r\n\x1a\n'):
+        return 'image/png'
+    if data.startswith(b'\xff\xd8\xff'):
+        return 'image/jpeg'
+    if data[:6] in (b'GIF87a', b'GIF89a'):
+        return 'image/gif'
+    if data[:4] == b'RIFF' and data[8:12] == b'WEBP':
+        return 'image/webp'
+    return None
+
+
+def image_size(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """Width and height from an image's header (no decoding), None when the header is damaged."""
+    try:
+        if media_type == 'image/png':
+            return struct.unpack('>II', data[16:24])
+        if media_type == 'image/gif':
+            return struct.unpack('<HH', data[6:10])
+        if media_type == 'image/webp':
+            chunk = data[12:16]
+            if chunk == b'VP8X':
+                return 1 + int.from_bytes(data[24:27], 'little'), 1 + int.from_bytes(data[27:30], 'little')
+            if chunk == b'VP8L':
+                bits = int.from_bytes(data[21:25], 'little')
+                return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+            width, height = struct.unpack('<HH', data[26:30])
+            return width & 0x3FFF, height & 0x3FFF
+        position = 2  # JPEG: walk the segments to the frame header
+        while position + 9 < len(data):
+            if data[position] != 0xFF:
+                return None
+            marker, length = data[position + 1], struct.unpack('>H', data[position + 2:position + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack('>HH', data[position + 5:position + 9])
+                return width, height
+            position += 2 + length
+    except struct.error:
+        return None
+    return None
+
+
 def message_text(content: str | list[dict[str, Any]]) -> str:
     if isinstance(content, str):
         return content
@@ -355,12 +508,23 @@ def message_text(content: str | list[dict[str, Any]]) -> str:
 
 def estimate_tokens(body: dict[str, Any]) -> int:
     texts = [message_text(body.get('system') or '')] + [message_text(m['content']) for m in body.get('messages', [])]
-    return max(1, sum(len(text) for text in texts) // 4)
+    files = sum(len(file_blocks(m['content'])) for m in body.get('messages', []))
+    return max(1, sum(len(text) for text in texts) // 4 + 1600 * files)
+
+
+def file_blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [] if isinstance(content, str) else [b for b in content if b.get('type') in ('image', 'document')]
 
 
 def echo_script(body: dict[str, Any]) -> Script:
+    """``Echo: <last user text>``, naming the files it carries: ``(+ image image/png, document notes.md)``."""
     user = [m for m in body.get('messages', []) if m.get('role') == 'user']
     text = f'Echo: {message_text(user[-1]["content"]) if user else ""}'
+    files = file_blocks(user[-1]['content']) if user else []
+    if files:
+        named = [f'image {b["source"]["media_type"]}' if b['type'] == 'image' else f'document {b.get("title", "")}'
+                 for b in files]
+        text += f' (+ {", ".join(named)})'
     return Script('text', re.findall(r'\S+\s*', text))
 
 

@@ -13,6 +13,7 @@ from nicegui import ui
 from ..models import Message, Person, Status
 from ..pricing import Prices, describe, estimate
 from . import naive
+from .attachments import show_attachments
 from .message_body import MessageBody
 from .people import stored_name
 from .reactions import ReactionChips, reaction_picker
@@ -82,6 +83,8 @@ class MessageView:
                 self.body = MessageBody(room=room_id, msgid=message.id, text=message.content,
                                         streaming=message.status == Status.STREAMING)
             self.body.props('data-testid=message-content')
+            if message.attachments:  # they never change: an edit keeps them, a version shares them
+                show_attachments(message.attachments)
             self.error = ui.label().classes('msg-error').props('data-testid=error')
             self.left_out = ui.label().classes('text-xs text-gray-500 italic').props('data-testid=context-notice')
             self.reactions = ReactionChips(lambda emoji: self._intents.react(self.message, emoji))
