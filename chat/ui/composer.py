@@ -10,6 +10,7 @@ from nicegui.client import Client
 from ..errors import MessageRejected
 from ..hub import RoomHub
 from ..models import Message, excerpt
+from .attachments import AttachmentPicker
 from .people import People
 from .share_dialog import Sharing
 
@@ -41,6 +42,7 @@ class Composer:
                 self.rejection = ui.label().classes('text-red-700 text-sm').props('data-testid=composer-error')
                 self.rejection.set_visibility(False)
                 with ui.row().classes('w-full items-end no-wrap gap-2'):
+                    self.attachments = AttachmentPicker(hub.room_id)  # puts its tray of pending files above the row
                     self.input = ui.textarea(placeholder='Message the room') \
                         .props('autogrow autofocus outlined dense rows=1 data-testid=composer') \
                         .classes('flex-grow').mark('composer').style('max-height: 40vh; overflow: auto')
@@ -73,17 +75,23 @@ class Composer:
 
     async def _post(self, *, ask_claude: bool) -> None:
         text = self.input.value or ''
-        if not text.strip():
+        if not text.strip() and not self.attachments.pending:
             return  # blank messages are ignored; nothing to say about them
+        if self.attachments.uploading:
+            self.rejection.set_text('A file is still uploading; send again in a moment.')
+            self.rejection.set_visibility(True)
+            return
         try:
             await self.hub.post(text, author=self.people.name, sender=self.sender, author_id=self.person_id,
-                                reply_to=self.replying_to.id if self.replying_to else None, ask_claude=ask_claude)
+                                reply_to=self.replying_to.id if self.replying_to else None, ask_claude=ask_claude,
+                                attachments=self.attachments.pending)
         except MessageRejected as e:  # the text stays, so nothing typed is lost
             self.rejection.set_text(str(e))
             self.rejection.set_visibility(True)
             return
         self.rejection.set_visibility(False)
         self.input.value = ''
+        self.attachments.clear()
         self.cancel_reply()
         self.input.run_method('focus')
         ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
