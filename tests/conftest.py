@@ -5,8 +5,9 @@ import asyncio
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,6 +68,14 @@ async def wait_idle(hub: RoomHub, timeout: float = 5.0) -> None:
         assert time.monotonic() < deadline, 'the hub never finished its turns'
         await asyncio.sleep(0.005)
     await hub.flush()
+
+
+@pytest.fixture
+async def app_users(settings: Settings) -> AsyncIterator[Any]:
+    """The real app in NiceGUI's user simulation (test_room_users.simulated_app): (rooms, a factory of users)."""
+    from test_room_users import simulated_app  # a test module: imported when the fixture runs, not at collection
+    async with simulated_app(replace(settings, demo_delay=0.002)) as result:
+        yield result
 
 
 # Module-scoped fixtures of the end-to-end tests (a module may define its own of the same name instead).

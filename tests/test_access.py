@@ -112,9 +112,17 @@ def test_websocket_needs_the_cookie_and_a_rooms_page_origin(http: httpx.Client, 
     assert refused.status_code == 403  # another site's page: refused before any token check
 
 
-def websocket_status(port: int, headers: dict[str, str]) -> int:
-    """The status of a raw websocket upgrade of NiceGUI's socket.io endpoint (101 = accepted)."""
-    lines = ['GET /_nicegui_ws/socket.io/?EIO=4&transport=websocket HTTP/1.1', f'Host: 127.0.0.1:{port}',
+LOCAL = object()
+
+
+def websocket_status(port: int, headers: dict[str, str], host: str | object | None = LOCAL) -> int:
+    """The status of a raw websocket upgrade of NiceGUI's socket.io endpoint (101 = accepted).
+
+    :param host: the `Host` line (127.0.0.1:port unless given; None: no Host line at all)
+    """
+    host = f'127.0.0.1:{port}' if host is LOCAL else host
+    lines = ['GET /_nicegui_ws/socket.io/?EIO=4&transport=websocket HTTP/1.1',
+             *([f'Host: {host}'] if host is not None else []),
              'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
              'Sec-WebSocket-Version: 13', *(f'{k}: {v}' for k, v in headers.items())]
     with socket.create_connection(('127.0.0.1', port), timeout=5) as connection:

@@ -3,10 +3,9 @@ in which order, and how the list follows what happens in other rooms."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 
-import pytest
 from nicegui import ui
 from nicegui.testing.user import User
 from test_room_users import SilentModel, simulated_app
@@ -20,12 +19,6 @@ from chat.ui.switcher import RoomActivity, registry_of
 TOKEN = 'owner-token-attention-0123'
 
 Users = tuple[Rooms, Callable[[], User]]
-
-
-@pytest.fixture
-async def app_users(settings: Settings) -> AsyncIterator[Users]:
-    async with simulated_app(replace(settings, demo_delay=0.002)) as result:
-        yield result
 
 
 async def quiet_room(rooms: Rooms, room_id: str, *texts: str) -> RoomHub:

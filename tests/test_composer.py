@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Callable
 
-import pytest
 from nicegui.testing.user import User
-from test_room_users import send, simulated_app
+from test_room_users import send
 
-from chat.config import Settings
 from chat.hub import RoomHub
 from chat.models import Message, Status
 from chat.rooms import Rooms
@@ -21,12 +18,6 @@ from chat.ui.room_page import RoomView
 EVERY = 'Claude answers every message'
 MENTION = 'Claude answers when you write @claude'
 Users = tuple[Rooms, Callable[[], User]]
-
-
-@pytest.fixture
-async def app_users(settings: Settings) -> AsyncIterator[Users]:
-    async with simulated_app(replace(settings, demo_delay=0.002)) as result:
-        yield result
 
 
 async def test_reply_mode_shows_in_the_composer_and_follows_the_settings_live_in_every_tab(app_users: Users) -> None:

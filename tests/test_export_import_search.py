@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.elements.upload_files import SmallFileUpload
 from test_hub import make_rooms
-from test_room_users import simulated_app
 
 from chat import api
 from chat.config import Settings, prepare_data_dir
@@ -270,12 +268,6 @@ async def test_long_messages_get_a_snippet_around_the_match() -> None:
     assert hit.snippet.startswith('… lorem') and hit.snippet.endswith('ipsum …') and len(hit.snippet) < 240
     assert [part for part, is_match in hit.segments() if is_match] == ['needle']
     await rooms.close()
-
-
-@pytest.fixture
-async def app_users(settings: Settings):  # type: ignore[no-untyped-def]
-    async with simulated_app(replace(settings, demo_delay=0.002)) as result:
-        yield result
 
 
 async def test_home_page_search_shows_linked_results_with_safe_highlights(app_users) -> None:

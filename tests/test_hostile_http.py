@@ -208,15 +208,8 @@ def raw_request(port: int, method: str, target: str, headers: dict[str, str] | N
 
 
 def upgrade_status(port: int, host: str | None, headers: dict[str, str]) -> int:
-    """Like test_access.websocket_status, with any `Host` (None: no Host line at all)."""
-    lines = ['GET /_nicegui_ws/socket.io/?EIO=4&transport=websocket HTTP/1.1',
-             *([f'Host: {host}'] if host is not None else []), f'User-Agent: {UA}',
-             'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-             'Sec-WebSocket-Version: 13', *(f'{k}: {v}' for k, v in headers.items())]
-    with socket.create_connection(('127.0.0.1', port), timeout=5) as connection:
-        connection.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode())
-        status_line = connection.recv(4096).split(b'\r\n', 1)[0].decode()
-    return int(status_line.split()[1])
+    """test_access.websocket_status with any `Host` (None: no Host line at all)."""
+    return websocket_status(port, {'User-Agent': UA, **headers}, host)
 
 
 def is_json_error(response: httpx.Response | tuple[int, httpx.Headers, bytes]) -> bool:

@@ -6,13 +6,11 @@ import asyncio
 from nicegui import ui
 from nicegui.testing.user import User
 from nicegui.testing.user_interaction import UserInteraction
-from test_room_users import app_users, send
+from test_room_users import send
 
 from chat.hub import RoomHub
 from chat.rooms import Rooms
 from chat.ui.message_view import mentions
-
-__all__ = ['app_users']
 
 
 def test_a_mention_is_at_and_the_whole_name_in_any_case() -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_room_users import app_users, send
+from test_room_users import send
 
 from chat.config import parse_settings
 from chat.errors import ConfigError
 from chat.models import Usage
 from chat.pricing import DEFAULT_PRICES, describe, estimate, parse_prices
-
-__all__ = ['app_users']
 
 
 def test_cost_counts_cache_reads_cheaper_and_cache_writes_dearer() -> None:

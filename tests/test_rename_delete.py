@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 from conftest import ScriptedModel, wait_idle
 from test_hub import make_rooms
-from test_room_users import app_users, send
+from test_room_users import send
 
 from chat.config import Settings
 from chat.errors import MessageRejected
 from chat.events import RoomEvent
-
-__all__ = ['app_users']
 
 
 async def test_delete_moves_the_file_to_trash_tells_subscribers_and_refuses_more(

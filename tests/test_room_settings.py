@@ -5,11 +5,9 @@ import asyncio
 
 from conftest import ScriptedModel, wait_idle
 from test_hub import make_rooms
-from test_room_users import app_users, send
+from test_room_users import send
 
 from chat.config import Settings
-
-__all__ = ['app_users']
 
 
 async def test_settings_reach_the_model_and_survive_a_restart(settings: Settings, model: ScriptedModel,

@@ -5,10 +5,8 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 import httpx
-import pytest
 from nicegui import core, ui
 from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
 from nicegui.testing.user import User
@@ -43,12 +41,6 @@ async def simulated_app(settings: Settings) -> AsyncIterator[tuple[Rooms, Callab
                     await client.aclose()
         finally:
             os.environ.pop('NICEGUI_USER_SIMULATION', None)
-
-
-@pytest.fixture
-async def app_users(settings: Settings) -> AsyncIterator[tuple[Rooms, Callable[[], User]]]:
-    async with simulated_app(replace(settings, demo_delay=0.002)) as result:
-        yield result
 
 
 async def send(user: User, text: str) -> None:

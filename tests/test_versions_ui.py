@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import asyncio
 
-from test_room_users import app_users, send
+from test_room_users import send
 
 from chat.hub import RoomHub
 from chat.models import Status
-
-__all__ = ['app_users']
 
 
 async def settle(hub: RoomHub) -> None:
