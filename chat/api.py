@@ -50,7 +50,8 @@ def register(app: FastAPI, rooms: Rooms) -> None:
         hub = await existing_hub(rooms, room_id)
         if hub is None:
             return not_found(room_id)
-        document = transfer.export_document(room_id, hub.summary().title, hub.messages)  # snapshot on the loop
+        document = transfer.export_document(room_id, hub.summary().title, hub.messages,  # a snapshot on the loop
+                                            settings=hub.room_settings)
         body = await run_in_threadpool(lambda: encode_json(transfer.with_files(
             document, lambda file_id: rooms.store.files.read(room_id, file_id))))
         return Response(body, media_type='application/json',
@@ -61,7 +62,7 @@ def register(app: FastAPI, rooms: Rooms) -> None:
         try:
             body = await limited_body(request)
             parsed = await run_in_threadpool(transfer.parse_export, body)
-            room_id = await rooms.import_room(parsed.messages, parsed.title, parsed.files)
+            room_id = await rooms.import_room(parsed.messages, parsed.title, parsed.files, parsed.settings)
         except ImportRejected as e:
             return JSONResponse({'error': str(e)}, status_code=413 if isinstance(e, ImportTooLarge) else 400)
         except OSError as e:

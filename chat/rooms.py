@@ -16,11 +16,13 @@ from .llm import ChatModel
 from .models import (
     Message,
     Person,
+    RoomSettings,
     RoomSummary,
     is_valid_room_id,
     message_from_record,
     moved_to_room,
     settings_from_record,
+    settings_to_record,
     summarize,
 )
 from .search import SEARCH_LIMIT, SearchIndex, SearchResult, search_terms
@@ -90,7 +92,8 @@ class Rooms:
         return sorted(found, key=lambda s: s.updated_at, reverse=True)
 
     async def import_room(self, messages: list[Message], title: str | None = None,
-                          files: dict[str, tuple[str, bytes]] | None = None) -> str:
+                          files: dict[str, tuple[str, bytes]] | None = None, settings: RoomSettings | None = None
+                          ) -> str:
         """Create a room with a fresh id holding `messages` (checked, seq 1..n, see transfer.py) and the files they
         carry (file id -> name and bytes); returns the id.
 
@@ -114,8 +117,9 @@ class Rooms:
             reserved.exception()  # retrieved: waiters get it through their await
             raise
         reserved.set_result(hub)
-        if title:
-            hub.configure(title=title)
+        changes = {k: v for k, v in settings_to_record(settings).items() if v is not None} if settings else {}
+        if title or changes:
+            hub.configure(**{**changes, 'title': title})
         return room_id
 
     async def search(self, query: str, limit: int = SEARCH_LIMIT) -> SearchResult:

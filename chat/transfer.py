@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -28,12 +29,15 @@ from .models import (
     NAME_CHARS,
     REQUIRED_VERSION_FIELDS,
     Message,
+    RoomSettings,
     Status,
     clean_name,
     file_url,
     is_count,
     message_from_record,
     message_to_record,
+    settings_from_record,
+    settings_to_record,
 )
 
 EXPORT_FORMAT = 'rooms-export'
@@ -46,10 +50,10 @@ IMPORTED_FROM = 'import'
 """The room an imported message's files seem to be in until Rooms.import_room moves them to the new room."""
 
 
-def export_document(room_id: str, title: str, messages: Iterable[Message], *, now: float | None = None
-                    ) -> dict[str, Any]:
+def export_document(room_id: str, title: str, messages: Iterable[Message], *, now: float | None = None,
+                    settings: RoomSettings | None = None) -> dict[str, Any]:
     """Everything of a room that an import needs, with a format marker so the file explains itself."""
-    return {
+    document = {
         'format': EXPORT_FORMAT,
         'version': EXPORT_VERSION,
         'room': room_id,
@@ -57,6 +61,9 @@ def export_document(room_id: str, title: str, messages: Iterable[Message], *, no
         'exported_at': time.time() if now is None else now,
         'messages': [message_to_record(message) for message in messages],
     }
+    if settings is not None:  # the room's own settings (None: the app's default), its title aside
+        document['settings'] = {k: v for k, v in settings_to_record(settings).items() if k != 'title'}
+    return document
 
 
 def with_files(document: dict[str, Any], read: Callable[[str], bytes | None]) -> dict[str, Any]:
@@ -103,6 +110,8 @@ class ParsedExport:
     messages: list[Message]
     title: str | None
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    settings: RoomSettings = field(default_factory=RoomSettings)
+    """The room's settings the export carries (reply mode, system prompt, ...), cleaned like a room file's."""
 
 
 def parse_export(data: bytes | str) -> ParsedExport:
@@ -148,7 +157,8 @@ def parse_export(data: bytes | str) -> ParsedExport:
             messages.append(message_from_record(record))
         except (ValueError, TypeError, KeyError) as e:  # a field models.py knows and this check does not
             raise ImportRejected(f'Message {index}: it cannot be read ({e}).') from None
-    return ParsedExport(messages, clean_name(document.get('title')), files)
+    settings = dataclasses.replace(settings_from_record(document.get('settings')), title=None)
+    return ParsedExport(messages, clean_name(document.get('title')), files, settings)
 
 
 def _files(value: Any, wanted: set[str]) -> dict[str, tuple[str, bytes]]:

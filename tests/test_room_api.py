@@ -89,9 +89,12 @@ def test_people_fields_travel_through_export_and_import(http: httpx.Client) -> N
     settle(http, 'travel')
     http.post('/api/rooms/travel/messages', json={'text': 'answering', 'reply_to': first['message']['id']})
     settle(http, 'travel')
+    http.patch('/api/rooms/travel', json={'reply_mode': 'mention', 'system_prompt': 'Be brief.'})
     exported = http.get('/api/rooms/travel/export.json').json()
     assert exported['messages'][0]['author_id'] == first['message']['author_id']
     imported = http.post('/api/rooms/import', json=exported).json()['room']
+    settings = http.get(f'/api/rooms/{imported}').json()['settings']
+    assert (settings['reply_mode'], settings['system_prompt']) == ('mention', 'Be brief.'), 'settings travel too'
     messages = http.get(f'/api/rooms/{imported}/messages').json()['messages']
     assert [m['author_id'] for m in messages] == [None] * 4, 'nobody here wrote an imported message'
     assert messages[0]['author'] == 'Ann' and messages[2]['reply_to']['id'] == messages[0]['id']

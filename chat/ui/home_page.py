@@ -104,7 +104,7 @@ def import_control(rooms: Rooms) -> None:
                 raise too_large(event.file.size())
             data = await event.file.read()
             parsed = await run.io_bound(parse_export, data)
-            room_id = await rooms.import_room(parsed.messages, parsed.title, parsed.files)
+            room_id = await rooms.import_room(parsed.messages, parsed.title, parsed.files, parsed.settings)
         except ImportRejected as e:
             ui.notify(f'Nothing was imported from {event.file.name}: {e}', type='negative', multi_line=True,
                       close_button=True, timeout=0)
