@@ -138,3 +138,18 @@ async def test_a_flood_is_refused_with_the_reason_and_the_text_is_kept(app_users
     await ann.should_see('Bob is not limited by Ann')
     assert [m.content for m in hub.messages if m.role == 'user'] == [*(f'flood {i}' for i in range(20)),
                                                                        'Bob is not limited by Ann']
+
+
+async def test_a_new_room_is_called_new_room_until_its_first_message_names_it_in_every_tab(app_users) -> None:
+    _, new_user = app_users
+    ann, bob = new_user(), new_user()
+    await ann.open('/room/unnamed')
+    await bob.open('/room/unnamed')
+    for user in (ann, bob):
+        await user.should_see(kind=ui.label, content='New room')
+    await send(ann, 'Plans for the weekend')
+    for user in (ann, bob):
+        assert user.client is not None
+        await user.should_see('Plans for the weekend')
+        assert any(label.text == 'Plans for the weekend' for label in user.find(kind=ui.label).elements
+                   if label.props.get('data-testid') == 'page-title')

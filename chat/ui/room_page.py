@@ -148,6 +148,8 @@ class RoomView:
             with self.column:
                 self._add(message)
             self._refresh_view(self._last_but_one())
+            if len(self.hub.messages) == 1 and self.hub.room_settings.title is None:
+                self._show_title()  # a new room is named by its first words from its first message on
         elif event.kind == 'updated' and message is not None:
             self._refresh_view(message)
         elif event.kind == 'settings':
@@ -196,8 +198,7 @@ class RoomView:
         self._refresh_room()
 
     def _title(self) -> str:
-        return self.hub.summary().title if self.hub.messages or self.hub.room_settings.title \
-            else f'Room {self.hub.room_id}'
+        return self.hub.summary().title if self.hub.messages or self.hub.room_settings.title else 'New room'
 
     def _show_title(self) -> None:
         title = self._title()
