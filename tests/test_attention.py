@@ -105,7 +105,7 @@ async def test_the_switcher_lists_rooms_most_recent_first_and_marks_the_current_
     bob = new_user()
     await bob.open('/room/brand-new')  # an empty room is listed at once, for the tab that shows it
     assert listed(bob) == ['brand-new', 'newest', 'middle', 'oldest']
-    await bob.should_see('Room brand-new')
+    await bob.should_see('New room')
     (await rooms.get('middle')).configure(title='Middle, renamed')
     await bob.should_see('Middle, renamed')
     assert listed(bob) == ['brand-new', 'newest', 'middle', 'oldest'], 'a new title moves no room'
