@@ -152,6 +152,8 @@ class RoomView:
                 self._show_title()  # a new room is named by its first words from its first message on
         elif event.kind == 'updated' and message is not None:
             self._refresh_view(message)
+            if self.hub.messages and message is self.hub.messages[0] and self.hub.room_settings.title is None:
+                self._show_title()  # the room is named by its first message, which was edited
         elif event.kind == 'settings':
             self._show_title()
             self.composer.show_reply_mode()
