@@ -43,7 +43,8 @@ class AppProcess:
                                         stderr=subprocess.STDOUT)
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 45.0) -> None:
+        """Until /healthz answers; generous, since a CI machine busy with Chromium can take long to start Python."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -54,7 +55,7 @@ class AppProcess:
                         return
             except OSError:
                 time.sleep(0.05)
-        raise TimeoutError(f'app did not start: {self.log}')
+        raise TimeoutError(f'app did not start in {timeout:.0f} s (running: {self.process.poll() is None}): {self.log}')
 
     def get_json(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=5) as response:
