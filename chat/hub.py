@@ -38,8 +38,9 @@ from .models import (
     summarize,
     well_formed,
 )
-from .store import LoadedRoom, RoomFile, RoomWriter
+from .store import LoadedRoom, RoomFile
 from .versions import highest_seq, keep_as_previous, switch_to
+from .writer import RoomWriter
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from test_hub import make_rooms
 from test_room_users import simulated_app
 from test_store_faults import Disk, FullableStorage
 
-from chat import api, store, transfer
+from chat import api, transfer, writer
 from chat.config import Settings
 from chat.errors import ImportRejected
 from chat.models import RoomSettings, message_from_record, message_to_record
@@ -312,8 +312,8 @@ class FlakyStorage(FullableStorage):
 
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, 'RETRY_SECONDS', (0.02, 0.05), raising=False)
-    monkeypatch.setattr(store, 'CLOSE_PAUSE', 0.01, raising=False)
+    monkeypatch.setattr(writer, 'RETRY_SECONDS', (0.02, 0.05), raising=False)
+    monkeypatch.setattr(writer, 'CLOSE_PAUSE', 0.01, raising=False)
 
 
 async def full_disk_room(settings: Settings, model: ScriptedModel, tmp_path: Path) -> tuple[FlakyDisk, Rooms]:
@@ -367,8 +367,8 @@ async def test_a_room_with_unsaved_changes_is_not_idle_and_is_not_evicted(
 async def test_shutdown_retries_failed_writes(settings: Settings, model: ScriptedModel, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: shutdown found the failed writes' task done and dropped them."""
-    monkeypatch.setattr(store, 'RETRY_SECONDS', (60.0,), raising=False)  # no retry by itself during the test
-    monkeypatch.setattr(store, 'CLOSE_PAUSE', 0.01, raising=False)
+    monkeypatch.setattr(writer, 'RETRY_SECONDS', (60.0,), raising=False)  # no retry by itself during the test
+    monkeypatch.setattr(writer, 'CLOSE_PAUSE', 0.01, raising=False)
     disk, rooms = await full_disk_room(settings, model, tmp_path)
     disk.full, disk.failures = False, 2
     await rooms.close()

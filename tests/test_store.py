@@ -16,7 +16,8 @@ from chat.config import Settings
 from chat.errors import InvalidRoomId
 from chat.models import Message, RoomSettings, Status
 from chat.rooms import Rooms
-from chat.store import RoomFile, RoomStore, RoomWriter, atomic_write
+from chat.store import RoomFile, RoomStore, atomic_write
+from chat.writer import RoomWriter
 
 TRICKY_TEXT = ('emoji \U0001F469\u200D\U0001F469\u200D\U0001F467 \U0001F1FA\U0001F1E6 | '
                'rtl \u200F\u05E9\u05DC\u05D5\u05DD\u200E \u0645\u0631\u062D\u0628\u0627 | '
