@@ -380,7 +380,7 @@ async def test_shutdown_that_cannot_save_says_what_is_lost(settings: Settings, m
                                                            ) -> None:
     _, rooms = await full_disk_room(settings, model, tmp_path)
     started = time.monotonic()
-    with caplog.at_level(logging.ERROR, logger='chat.store'):
+    with caplog.at_level(logging.ERROR, logger='chat.writer'):
         await rooms.close()
     assert time.monotonic() - started < 2
     lost = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and 'lost' in r.getMessage()]
