@@ -14,13 +14,13 @@ import io
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from PIL import Image, ImageOps
 
+from .atomic import atomic_write
 from .errors import FileRejected
 from .models import (
     FILE_ID_PATTERN,
@@ -189,10 +189,11 @@ class FileStore:
             folder.mkdir(parents=True, exist_ok=True)
             _remove_stale_temps(folder)
             if not (folder / file_id).exists():
-                _atomic_write(folder / file_id, data)
+                atomic_write(folder / file_id, data, unique=True)
             if api is not None:
-                _atomic_write(folder / f'{file_id}.api', api[1])
-            _atomic_write(folder / f'{file_id}.json', json.dumps(meta).encode())  # last: now the file exists
+                atomic_write(folder / f'{file_id}.api', api[1], unique=True)
+            # last: now the file exists
+            atomic_write(folder / f'{file_id}.json', json.dumps(meta).encode(), unique=True)
         return Attachment(file_id, name, checked.media_type, len(data), file_url(room_id, file_id))
 
     def attachment(self, room_id: str, file_id: str) -> Attachment | None:
@@ -275,20 +276,6 @@ def _meta_of(meta: Any) -> dict[str, Any] | None:
     api = meta.get('api')
     return {'name': file_name(meta.get('name')), 'media_type': meta['media_type'], 'size': meta['size'],
             'api': api if isinstance(api, dict) and api.get('media_type') in IMAGE_TYPES else None}
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `path` so that it is there whole or not at all (a crash leaves at most a stale temp file)."""
-    temp = path.with_name(f'.{uuid.uuid4().hex}.tmp')
-    try:
-        with open(temp, 'wb') as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def _remove_stale_temps(folder: Path) -> None:

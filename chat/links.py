@@ -16,8 +16,8 @@ import secrets
 import threading
 from pathlib import Path
 
+from .atomic import atomic_write
 from .models import is_valid_room_id
-from .store import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Document
 
+from .atomic import atomic_write
 from .errors import InvalidRoomId
 from .files import FileStore
 from .models import (
@@ -35,6 +36,7 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
+__all__ = ['atomic_write']  # re-exported: the benchmark and tests write room files with it
 
 MESSAGES = 'messages'
 SETTINGS = 'settings'
@@ -160,26 +162,6 @@ def dump_tables(data: dict[str, Any], *, ensure_ascii: bool = False,
         pieces += [',' if len(pieces) > 1 else '', json.dumps(name), ':{', body, '}']
     pieces.append('}')
     return pieces
-
-
-def atomic_write(path: Path, text: str | list[str]) -> None:
-    """Replace `path` with `text` (or its pieces, in order) so that a crash at any moment leaves either the old or the
-    new file."""
-    temp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(temp, 'w', encoding='utf-8') as file:
-            file.writelines([text] if isinstance(text, str) else text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 @dataclass(slots=True)
