@@ -16,9 +16,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from browser_support import AppProcess, chromium, running_app  # noqa: E402
-from fake_anthropic import FakeAnthropic  # noqa: E402
 from playwright.sync_api import Browser  # noqa: E402
 
+from chat.bench.fake_anthropic import FakeAnthropic  # noqa: E402
 from chat.config import Settings  # noqa: E402
 from chat.errors import ModelError  # noqa: E402
 from chat.hub import RoomHub  # noqa: E402

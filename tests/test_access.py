@@ -9,8 +9,9 @@ import httpx
 import nicegui
 import pytest
 from browser_support import AppProcess, chromium, running_app, send
-from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, Page, Response, WebSocket
+
+from chat.bench.fake_anthropic import FakeAnthropic
 
 TOKEN = 'T0ken-for-tests_0123456789'
 KEY = 'sk-secret-XYZ'

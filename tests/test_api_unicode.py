@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 import pytest
 from browser_support import AppProcess, open_room
-from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, Page
+
+from chat.bench.fake_anthropic import FakeAnthropic
 
 pytestmark = pytest.mark.browser
 

@@ -16,12 +16,12 @@ import pytest
 import pytest_asyncio
 from browser_support import AppProcess, running_app
 from conftest import ScriptedModel, wait_idle
-from fake_anthropic import FakeAnthropic
 from fastapi import FastAPI
 from PIL import Image
 from test_hub import make_rooms
 
 from chat import api, room_api
+from chat.bench.fake_anthropic import FakeAnthropic
 from chat.config import Settings, prepare_data_dir
 from chat.files import API_EDGE, MAX_TEXT_BYTES, FileStore
 from chat.links import RoomLinks

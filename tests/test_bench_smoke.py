@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 from browser_support import chromium, open_room, reply_text, running_app, send
-from fake_anthropic import FakeAnthropic
 
+from chat.bench.fake_anthropic import FakeAnthropic
 from chat.config import parse_settings
 
 

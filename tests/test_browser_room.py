@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from browser_support import ROOT, AppProcess, open_room, reply_text, running_app, send
-from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser
+
+from chat.bench.fake_anthropic import FakeAnthropic
 
 pytestmark = pytest.mark.browser
 REPLY_JS = "document.querySelector('[data-testid=message][data-role=assistant] [data-testid=message-content]')"

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
-from fake_anthropic import FakeAnthropic
 
+from chat.bench.fake_anthropic import FakeAnthropic
 from chat.catalog import FALLBACK_MODELS, ModelCatalog
 from chat.config import Settings
 from chat.llm import Claude, Demo

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from conftest import wait_idle
-from fake_anthropic import FakeAnthropic
 
+from chat.bench.fake_anthropic import FakeAnthropic
 from chat.config import Settings
 from chat.events import RoomEvent
 from chat.llm import Claude

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from browser_support import AppProcess
-from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, BrowserContext, Page
+
+from chat.bench.fake_anthropic import FakeAnthropic
 
 pytestmark = pytest.mark.browser
 COMPOSER = 'textarea[data-testid=composer]'

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 from browser_support import AppProcess, chromium, send
-from fake_anthropic import FakeAnthropic, parse_words
 from playwright.sync_api import Page
+
+from chat.bench.fake_anthropic import FakeAnthropic, parse_words
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

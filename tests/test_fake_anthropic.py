@@ -9,7 +9,8 @@ import anthropic
 import httpx2
 import pytest
 import pytest_asyncio
-from fake_anthropic import FakeAnthropic, parse_word_timestamp, parse_words
+
+from chat.bench.fake_anthropic import FakeAnthropic, parse_word_timestamp, parse_words
 
 pytestmark = pytest.mark.asyncio
 

@@ -15,9 +15,9 @@ from urllib.parse import urlparse
 
 import pytest
 from browser_support import AppProcess
-from fake_anthropic import FakeAnthropic
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from chat.bench.fake_anthropic import FakeAnthropic
 from chat.ui.room_page import PAGE_SIZE
 
 pytestmark = pytest.mark.browser

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 from browser_support import AppProcess
-from fake_anthropic import FakeAnthropic, parse_words
 from nicegui import Client
 from nicegui.nicegui import _on_handshake
 from playwright.sync_api import Browser, BrowserContext, Page
 from test_room_users import simulated_app
 
+from chat.bench.fake_anthropic import FakeAnthropic, parse_words
 from chat.config import Settings
 from chat.ui.presence import PRESENCE
 

@@ -1,4 +1,4 @@
-"""The tests' fake Anthropic server (tests/fake_anthropic.py) in a process of its own, scripted over stdin.
+"""The fake Anthropic server (fake_anthropic.py, shared with the tests) in a process of its own, scripted over stdin.
 
 In its own process the fake stamps and writes each word without waiting for the benchmark's Python (Playwright's
 event dispatch holds the GIL at times), so a word's timestamp is the moment it leaves for the app.
@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parents[2] / 'tests'
+from .fake_anthropic import FakeAnthropic
 
 
 class FakeProcess:
@@ -19,7 +18,7 @@ class FakeProcess:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen([sys.executable, '-m', 'chat.bench.fake'], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, cwd=TESTS.parent)
+                                        stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.base_url = self.process.stdout.readline().strip()
         if not self.base_url.startswith('http://127.0.0.1:'):
@@ -56,9 +55,6 @@ class FakeProcess:
 
 
 def serve() -> None:
-    sys.path.insert(0, str(TESTS))
-    from fake_anthropic import FakeAnthropic
-
     with FakeAnthropic.in_thread() as fake:
         print(fake.base_url, flush=True)
         for line in sys.stdin:

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import fake_anthropic
 from .app import App, app_env, measure_startup, write_big_room
 from .browser import Tab, chromium
-from .fake import TESTS, FakeProcess
+from .fake import FakeProcess
 from .report import table
 
 RATE = 100.0
@@ -321,11 +322,7 @@ def wake_cost_us(wakes: int = 200) -> float:
 
 def parse_words(text: str) -> list[tuple[int, float]]:
     """The fake's words `w<index>@<time sent>` in a reply: (index, time.time() when sent)."""
-    if str(TESTS) not in sys.path:
-        sys.path.insert(0, str(TESTS))
-    from fake_anthropic import parse_words as parse
-
-    return parse(text)
+    return fake_anthropic.parse_words(text)
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
