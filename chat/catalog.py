@@ -6,7 +6,8 @@ import logging
 import time
 
 from .config import DEMO_MODEL, Settings
-from .llm import ChatModel, Claude, Demo
+from .demo import Demo
+from .llm import ChatModel, Claude
 
 log = logging.getLogger(__name__)
 

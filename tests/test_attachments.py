@@ -23,9 +23,10 @@ from test_hub import make_rooms
 from chat import api, room_api
 from chat.bench.fake_anthropic import FakeAnthropic
 from chat.config import Settings, prepare_data_dir
+from chat.demo import Demo
 from chat.files import API_EDGE, MAX_TEXT_BYTES, FileStore
 from chat.links import RoomLinks
-from chat.llm import REQUEST_BYTES, Claude, Demo, Turn, build_turns, fit_turns
+from chat.llm import REQUEST_BYTES, Claude, Turn, build_turns, fit_turns
 from chat.models import Attachment, Message, Person, message_from_record, message_to_record
 from chat.rooms import Rooms
 from chat.store import RoomStore

@@ -8,7 +8,8 @@ import pytest_asyncio
 from chat.bench.fake_anthropic import FakeAnthropic
 from chat.catalog import FALLBACK_MODELS, ModelCatalog
 from chat.config import Settings
-from chat.llm import Claude, Demo
+from chat.demo import Demo
+from chat.llm import Claude
 
 
 @pytest_asyncio.fixture

@@ -6,17 +6,17 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from nicegui import ui
 
 from ..models import Message, Person, Status
 from ..pricing import Prices, describe, estimate
-from . import naive
 from .attachments import show_attachments
 from .message_body import MessageBody
 from .people import stored_name
 from .reactions import ReactionChips, reaction_picker
+from .reply_parts import ReplyParts
 
 STATUS_LABELS = {
     Status.STREAMING: 'writing…',
@@ -54,8 +54,16 @@ class Intents(Protocol):
     """The room's messages, to tell whose message a reply quotes."""
 
 
+def message_body(room_id: str, message: Message) -> MessageBody:
+    return MessageBody(room=room_id, msgid=message.id, text=message.content,
+                       streaming=message.status == Status.STREAMING)
+
+
 class MessageView:
     """Renders a message and follows its status; text deltas reach the body directly (see live.py)."""
+
+    body_factory: ClassVar[Callable[[str, Message], Any]] = staticmethod(message_body)
+    """Makes the element that shows a message's text (the benchmark swaps in its naive baseline here)."""
 
     def __init__(self, message: Message, room_id: str, intents: Intents, *, is_last: bool, prices: Prices) -> None:
         self.message = message
@@ -76,13 +84,11 @@ class MessageView:
                 self.usage = ui.label().classes('opacity-60').props('data-testid=usage')
             if message.reply_to:
                 self._quote(message.reply_to)
-            self.body: MessageBody | naive.NaiveBody
-            if naive.enabled():  # the benchmark's baseline (CHAT_NAIVE_STREAMING=1)
-                self.body = naive.NaiveBody(room_id, message)
-            else:
-                self.body = MessageBody(room=room_id, msgid=message.id, text=message.content,
-                                        streaming=message.status == Status.STREAMING)
+            self.parts = ReplyParts(room_id, message) if message.role == 'assistant' else None
+            self.body = self.body_factory(room_id, message)
             self.body.props('data-testid=message-content')
+            if self.parts is not None:
+                self.parts.add_sources()
             if message.attachments:  # they never change: an edit keeps them, a version shares them
                 show_attachments(message.attachments)
             self.error = ui.label().classes('msg-error').props('data-testid=error')
@@ -111,6 +117,8 @@ class MessageView:
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
+        if self.parts is not None:
+            self.parts.refresh(message)
         self.reactions.show(message.reactions, viewer.id)
         actions = self._wanted_actions(message, is_last)
         if actions == self._actions_shown:

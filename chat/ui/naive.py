@@ -27,7 +27,10 @@ class _State:
 
 def install(rooms: Rooms) -> None:
     """Switch every room page of this process to the naive bodies (called instead of the delta relay)."""
+    from .message_view import MessageView
+
     _State.rooms = rooms
+    MessageView.body_factory = NaiveBody
 
 
 def enabled() -> bool:
