@@ -16,13 +16,15 @@ EventKind = Literal['added', 'delta', 'updated', 'removed', 'notice', 'settings'
 
 @dataclass(slots=True, frozen=True)
 class RoomEvent:
-    """What changed in a room. `delta` carries `text` appended at `offset` (-1: replace the whole text); `activity`
-    (and `deleted`) carry in `text` who did something that changed the room for everyone."""
+    """What changed in a room. `delta` carries `text` appended at `offset` (-1: replace the whole text) of the message's
+    `part`: its `content`, or its `thinking`; `activity` (and `deleted`) carry in `text` who did something that changed
+    the room for everyone."""
 
     kind: EventKind
     message: Message | None = None
     offset: int = 0
     text: str = ''
+    part: Literal['content', 'thinking'] = 'content'
 
 
 Subscriber = Callable[[RoomEvent], None]

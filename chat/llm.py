@@ -50,14 +50,56 @@ class Turn:
         return '\n\n'.join(block['text'] for block in self.content if block.get('type') == 'text')
 
 
+@dataclass(slots=True, frozen=True)
+class Thinking:
+    """A piece of the model's visible thinking; `redacted`: a block the API sent encrypted, shown as such."""
+
+    text: str = ''
+    redacted: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class ToolCall:
+    """A server tool (web search) at work: started with `query`, then `done` with `results` found or an `error`."""
+
+    id: str
+    query: str = ''
+    done: bool = False
+    results: int = 0
+    error: str = ''
+
+
+@dataclass(slots=True, frozen=True)
+class Citation:
+    """A web source the text just streamed cites."""
+
+    url: str
+    title: str
+    cited_text: str = ''
+
+
+Part = str | Thinking | ToolCall | Citation
+"""What a model streams: reply text (a str) or one of the other parts of a reply."""
+
+
+@dataclass(slots=True, frozen=True)
+class Options:
+    """How a room wants its replies written: a thinking budget in tokens (0: no thinking) and web search."""
+
+    thinking_budget: int = 0
+    web_search: bool = False
+
+
 class ChatModel(Protocol):
-    """Streams the text of one reply, delta by delta; raises ModelError with a reason a user can act on."""
+    """Streams one reply part by part (text deltas, thinking, tool calls, citations); raises ModelError with a reason a
+    user can act on."""
 
     name: str
     """The model id shown on replies."""
 
     def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
-               on_retry: RetryListener | None = None, on_usage: UsageListener | None = None) -> AsyncIterator[str]: ...
+               on_retry: RetryListener | None = None, on_usage: UsageListener | None = None,
+               options: Options = Options()) -> AsyncIterator[Part]: ...
 
 
 def fit_turns(turns: list[Turn], context_window: int | None, max_tokens: int) -> tuple[list[Turn], int]:

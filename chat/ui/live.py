@@ -50,10 +50,28 @@ def install(rooms: Rooms) -> None:
             return {'texts': {}}
         await core.sio.enter_room(sid, socket_room(room_id))
         wanted = data.get('msgs') if isinstance(data.get('msgs'), list) else []
-        texts = {str(i): m.content for i in wanted[:500] if (m := hub.get(str(i))) is not None}
+        texts = {str(i): text for i in wanted[:500] if (text := text_of(hub, str(i))) is not None}
         return {'texts': texts}
 
     core.sio.on(SYNC_EVENT, on_sync)
+
+
+THINKING = '.thinking'
+"""The suffix of the body id that shows a message's thinking (message ids never hold a dot)."""
+
+
+def body_id(event: RoomEvent) -> str:
+    """The id of the browser body a delta goes to: the message's text, or its thinking."""
+    assert event.message is not None
+    return event.message.id + THINKING if event.part == 'thinking' else event.message.id
+
+
+def text_of(hub: RoomHub, body: str) -> str | None:
+    """The full text a body shows now: a message's content or, for `<id>.thinking`, its thinking."""
+    message = hub.get(body.removesuffix(THINKING))
+    if message is None:
+        return None
+    return message.thinking if body.endswith(THINKING) else message.content
 
 
 def room_of(client: Client) -> str | None:
@@ -92,7 +110,7 @@ def _attach_relay(hub: RoomHub) -> None:
 
     def relay(event: RoomEvent) -> None:
         if event.kind == 'delta' and event.message is not None:
-            payload = [event.message.id, event.offset, event.text]
+            payload = [body_id(event), event.offset, event.text]
             background_tasks.create(core.sio.emit(DELTA_EVENT, payload, room=room), name='rooms delta')
 
     hub.events.relay = relay
