@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from .llm import ATTACHED_LINE, Options, Part, RetryListener, Turn, UsageListener
+from .llm import ATTACHED_LINE, NO_OPTIONS, Options, Part, RetryListener, Turn, UsageListener
 from .models import Attachment, describe_size
 
 
@@ -18,7 +18,7 @@ class Demo:
 
     async def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
                      on_retry: RetryListener | None = None,
-                     on_usage: UsageListener | None = None, options: Options = Options()) -> AsyncIterator[Part]:
+                     on_usage: UsageListener | None = None, options: Options = NO_OPTIONS) -> AsyncIterator[Part]:
         last = next((t for t in reversed(turns) if t.role == 'user'), None)
         question = ATTACHED_LINE.sub('', last.text) if last else ''  # the reply lists the files itself
         reply = demo_reply(question, last.files if last else ())

@@ -90,6 +90,9 @@ class Options:
     web_search: bool = False
 
 
+NO_OPTIONS = Options()
+
+
 class ChatModel(Protocol):
     """Streams one reply part by part (text deltas, thinking, tool calls, citations); raises ModelError with a reason a
     user can act on."""
@@ -99,7 +102,7 @@ class ChatModel(Protocol):
 
     def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
                on_retry: RetryListener | None = None, on_usage: UsageListener | None = None,
-               options: Options = Options()) -> AsyncIterator[Part]: ...
+               options: Options = NO_OPTIONS) -> AsyncIterator[Part]: ...
 
 
 def fit_turns(turns: list[Turn], context_window: int | None, max_tokens: int) -> tuple[list[Turn], int]:
