@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .errors import MessageRejected
+from .titles import title_from
 
 ROOM_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]{1,64}')
 MESSAGE_ID_PATTERN = ROOM_ID_PATTERN
@@ -461,16 +462,6 @@ class Person:
 
 def _error(value: Any) -> str | None:
     return (clean_text(value, ERROR_CHARS) or None) if isinstance(value, str) else None
-
-
-def title_from(messages: list[Message], words: int = 8) -> str:
-    """A room's title: the first words of its first message."""
-    for message in messages:
-        text = ' '.join(message.content.split()) or ' '.join(a.name for a in message.attachments)
-        if text:
-            parts = text.split(' ')
-            return ' '.join(parts[:words]) + (' …' if len(parts) > words else '')
-    return 'Empty room'
 
 
 def summarize(room_id: str, messages: list[Message], settings: RoomSettings | None = None) -> RoomSummary:
