@@ -54,8 +54,6 @@ class Settings:
     """Default system prompt of every room."""
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     """Dollars per million input/output tokens per model family (env CHAT_PRICES=sonnet=3/15,...)."""
-    naive_streaming: bool = False
-    """Benchmark baseline (env CHAT_NAIVE_STREAMING=1): re-render and resend each reply's whole text, no deltas."""
 
     @property
     def uses_demo(self) -> bool:
@@ -129,7 +127,6 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None
         base_url=env.get('ANTHROPIC_BASE_URL') or None,
         prices=prices,
         max_message_chars=int(limit),
-        naive_streaming=env.get('CHAT_NAIVE_STREAMING', '').strip().lower() in {'1', 'true', 'yes'},
     )
 
 

@@ -1,18 +1,19 @@
-"""The benchmark's naive baseline (CHAT_NAIVE_STREAMING=1, see chat/ui/naive.py) still works as a chat: not timing."""
+"""The benchmark's parts still work (not timing): the naive baseline (chat/bench/naive.py) as a chat."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from browser_support import chromium, open_room, reply_text, running_app, send
+from browser_support import chromium, open_room, reply_text, send
 
+from chat.bench.app import App, app_env
 from chat.bench.fake_anthropic import FakeAnthropic
-from chat.config import parse_settings
+from chat.config import Settings
 
 
-def test_naive_switch_is_read_from_the_environment() -> None:
-    assert parse_settings([], {'CHAT_NAIVE_STREAMING': '1'}).naive_streaming
-    assert not parse_settings([], {}).naive_streaming
+def test_the_product_has_no_benchmark_switch() -> None:
+    """Guards issue 13's layout: the baseline is injected by chat.bench.serve, not chosen by a product setting."""
+    assert not any('naive' in name for name in Settings.__dataclass_fields__)
 
 
 @pytest.mark.browser
@@ -20,8 +21,9 @@ def test_naive_baseline_shows_the_same_final_reply(tmp_path: Path) -> None:
     """Guards the benchmark's baseline: whole-text re-sends through ui.markdown, sanitised, same final text."""
     chunks = ['Hello ', '**naive** ', 'world', '<img src=x onerror="window.__pwned = 1">', ' and', ' more', ' words.']
     with FakeAnthropic.in_thread() as fake:
-        env = {'ANTHROPIC_API_KEY': 'sk-test', 'ANTHROPIC_BASE_URL': fake.base_url, 'CHAT_NAIVE_STREAMING': '1'}
-        with running_app(tmp_path / 'data', env=env) as app, chromium() as browser:
+        app = App(tmp_path / 'data', app_env(fake.base_url), tmp_path / 'app.log', probe=False, naive=True)
+        with app, chromium() as browser:
+            app.wait_ready('/healthz')
             page = open_room(browser, f'{app.url}/room/naive')
             fake.enqueue_text(chunks, delay=0.03)
             send(page, 'hi')

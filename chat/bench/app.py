@@ -27,24 +27,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def app_env(base_url: str, *, naive: bool) -> dict[str, str]:
-    """The environment of the app: the fake Anthropic server, and the naive switch or not."""
+def app_env(base_url: str) -> dict[str, str]:
+    """The environment of the app: the fake Anthropic server, none of the caller's app or pytest variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(('ANTHROPIC_', 'CHAT_', 'PYTEST_', 'NICEGUI_'))}
     env.update(ANTHROPIC_BASE_URL=base_url, ANTHROPIC_API_KEY='sk-bench')
-    if naive:
-        env['CHAT_NAIVE_STREAMING'] = '1'
     return env
 
 
 class App:
-    """`python main.py` in a subprocess; with `probe` it runs under chat.bench.probe (adds GET /_bench/stall)."""
+    """The app in a subprocess: plain `python main.py`, or through chat.bench.serve with the stall probe
+    (`GET /_bench/stall`) and, with `naive`, the naive baseline."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str], log_path: Path, *, probe: bool = True) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], log_path: Path, *, probe: bool = True,
+                 naive: bool = False) -> None:
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
-        launcher = ['-m', 'chat.bench.probe'] if probe else []
-        command = [sys.executable, *launcher, 'main.py', '--port', str(self.port), '--data-dir', str(data_dir),
-                   '--no-browser']
+        switches = [*(['--probe'] if probe else []), *(['--naive'] if naive else [])]
+        launcher = ['-m', 'chat.bench.serve', *switches] if switches else ['main.py']
+        command = [sys.executable, *launcher, '--port', str(self.port), '--data-dir', str(data_dir), '--no-browser']
         self._log = open(log_path, 'w')  # closed in stop()
         self.log_path = log_path
         self.started = time.perf_counter()
@@ -83,6 +83,12 @@ class App:
     def stop(self) -> None:
         stop_process(self.process)
         self._log.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def stop_process(process: subprocess.Popen[Any]) -> int:

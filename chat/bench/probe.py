@@ -1,4 +1,4 @@
-"""Runs `main.py` with an event-loop stall probe for chat.bench: `python -m chat.bench.probe main.py ARGS...`.
+"""An event-loop stall probe for chat.bench, installed by `python -m chat.bench.serve --probe`.
 
 The probe is idle until the benchmark asks: `GET /_bench/stall?start=1` starts a task that sleeps 2 ms at a time and
 records how late it wakes up; `GET /_bench/stall` returns (and `?stop=1` also ends) the worst delay seen. It lives
@@ -7,8 +7,6 @@ here, not in the app, so the app itself carries nothing for benchmarks.
 from __future__ import annotations
 
 import asyncio
-import runpy
-import sys
 import time
 
 from nicegui import app
@@ -30,7 +28,10 @@ async def _watch() -> None:
         _Probe.samples += 1
 
 
-@app.get('/_bench/stall')
+def install() -> None:
+    app.add_api_route('/_bench/stall', stall, methods=['GET'])
+
+
 async def stall(start: bool = False, stop: bool = False) -> dict[str, float]:
     if start:
         if _Probe.task is not None:
@@ -43,8 +44,3 @@ async def stall(start: bool = False, stop: bool = False) -> dict[str, float]:
         _Probe.task = None
     return result
 
-
-if __name__ == '__main__':
-    script, *arguments = sys.argv[1:]
-    sys.argv = [script, *arguments]
-    runpy.run_path(script, run_name='__main__')

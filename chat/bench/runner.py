@@ -1,10 +1,11 @@
-"""The streaming benchmark of issue 4: `python -m chat.bench [--quick] [--json PATH]`.
+"""The streaming benchmark of issues 4 and 13: `python -m chat.bench [--quick] [--json PATH]`.
 
-Starts the real app (`python main.py`) as a subprocess against a loopback fake Anthropic server that emits
-timestamped words at 100 words/s, opens tabs in headless Chromium and measures, for the app as it is ("rooms") and
-for the naive baseline (CHAT_NAIVE_STREAMING=1) side by side: word-to-tab latency for 1, 4 and 20 tabs, websocket
-bytes per reply character per tab, server CPU per word per tab, the time to open a 10,000-message room, the worst
-event-loop stall while a reply streams into it, and start-up time. Progress goes to stderr, the table to stdout.
+Starts the real app (chat.cli, through serve.py) as a subprocess against a loopback fake Anthropic server that
+emits timestamped words at 100 words/s, opens tabs in headless Chromium and measures, for the app as it is
+("rooms") and for the naive baseline (naive.py, `serve.py --naive`) side by side: word-to-tab latency for 1, 4
+and 20 tabs, websocket bytes per reply character per tab, server CPU per word per tab, the time to open a
+10,000-message room, the worst event-loop stall while a reply streams into it, and start-up time. Progress goes to
+stderr, the table to stdout.
 """
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ class Bench:
 
 
 def run_mode(mode: str, bench: Bench) -> dict[str, Any]:
-    env = app_env(bench.fake.base_url, naive=mode == 'naive')
+    env = app_env(bench.fake.base_url)
     bench.work.mkdir(parents=True)
     result: dict[str, Any] = {'load_average_before': os.getloadavg()[0]}
     if result['load_average_before'] > 1.5:
@@ -109,7 +110,7 @@ def run_mode(mode: str, bench: Bench) -> dict[str, Any]:
     progress(f'start-up: {", ".join(f"{s:.2f}" for s in startups)} s')
     data_dir = bench.work / 'data'
     shutil.copytree(bench.template, data_dir)
-    app = App(data_dir, env, bench.work / 'app.log')
+    app = App(data_dir, env, bench.work / 'app.log', naive=mode == 'naive')
     try:
         app.wait_ready('/healthz')
         result['runs'] = {}

@@ -19,7 +19,6 @@ from ..hub import RoomHub
 from ..links import RoomLinks
 from ..models import is_valid_room_id
 from ..rooms import Rooms
-from . import naive
 
 DELTA_EVENT = 'rooms_delta'
 SYNC_EVENT = 'rooms_sync'
@@ -31,9 +30,6 @@ def socket_room(room_id: str) -> str:
 
 def install(rooms: Rooms) -> None:
     """Relay every hub's text deltas to its socket room, and answer the tabs' sync requests."""
-    if rooms.settings.naive_streaming:
-        naive.install(rooms)  # the benchmark's baseline: whole-text re-sends instead of deltas
-        return
     rooms.on_open.append(_attach_relay)
 
     async def on_sync(sid: str, data: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The benchmark's naive baseline (CHAT_NAIVE_STREAMING=1): what a straightforward NiceGUI chat does.
+"""The benchmark's naive baseline (`python -m chat.bench.serve --naive`): what a straightforward NiceGUI chat does.
 
 Every tab shows a message body as a `ui.markdown` and, while a reply streams, calls `set_content(full_text)` on it
 at most every 50 ms: the server re-renders the whole markdown and resends it (content and HTML) to each tab, and no
@@ -13,9 +13,11 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from ..hub import RoomEvent, RoomHub
+from ..events import RoomEvent
+from ..hub import RoomHub
 from ..models import Message, Status
 from ..rooms import Rooms
+from ..ui.message_view import MessageView
 
 UPDATE_INTERVAL = 0.05
 """Seconds between two re-sends of a growing reply to one tab (about 20 a second)."""
@@ -26,15 +28,9 @@ class _State:
 
 
 def install(rooms: Rooms) -> None:
-    """Switch every room page of this process to the naive bodies (called instead of the delta relay)."""
-    from .message_view import MessageView
-
+    """Switch every room page of this process to the naive bodies (installed instead of the delta relay)."""
     _State.rooms = rooms
     MessageView.body_factory = NaiveBody
-
-
-def enabled() -> bool:
-    return _State.rooms is not None
 
 
 class NaiveBody(ui.markdown):
@@ -55,9 +51,6 @@ class NaiveBody(ui.markdown):
         self.set_content(text)
         if (hub := self._hub()) is not None and (message := hub.get(self._msgid)) is not None:
             self._follow(message)
-
-    def replace_text(self, text: str) -> None:
-        self.set_text_silently(text)
 
     def _follow(self, message: Message) -> None:
         hub = self._hub()
