@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import Message, message_from_record
+from .plaintext import plain_text
 from .store import MESSAGES, RoomStore, read_json_file
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class SearchHit:
     author: str | None
     created_at: float
     snippet: str
-    """Plain text around the first match (never HTML: the UI shows it as text)."""
+    """Plain text around the first match, Markdown syntax dropped (never HTML: the UI shows it as text)."""
     marks: tuple[tuple[int, int], ...]
     """[start, end) spans of `snippet` that match a word of the query."""
 
@@ -147,7 +148,7 @@ def _matches(text: str, patterns: Iterable[re.Pattern[str]]) -> bool:
 
 
 def _hit(room_id: str, title: str, message: Message, patterns: list[re.Pattern[str]]) -> SearchHit:
-    snippet = _snippet(message.content, patterns)
+    snippet = _snippet(plain_text(message.content), patterns)  # what a person reads: no `**`, `>` or backticks
     return SearchHit(room_id=room_id, title=title, message_id=message.id, seq=message.seq, role=message.role,
                      author=message.author, created_at=message.created_at, snippet=snippet,
                      marks=_marks(snippet, patterns))

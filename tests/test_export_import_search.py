@@ -270,6 +270,20 @@ async def test_long_messages_get_a_snippet_around_the_match() -> None:
     await rooms.close()
 
 
+async def test_search_snippets_are_plain_text_without_markdown() -> None:
+    """Regression (issue 12): snippets showed raw `**`, `>` and backticks."""
+    text = ('> **Quoted** advice: use `pip install rooms` and [the guide](https://example.com/guide)\n\n'
+            '| tool | version |\n|---|---|\n| pip | 24 |\n\n```bash\npip --version\n```')
+    rooms = make_rooms(Settings(data_dir=None, model='demo'), ScriptedModel())  # type: ignore[arg-type]
+    await fill(rooms, 'md', [Message(id='md1', seq=1, role='assistant', content=text)])
+    hit = (await rooms.search('PIP')).hits[0]
+    assert hit.snippet == 'Quoted advice: use pip install rooms and the guide tool version pip 24 pip --version'
+    assert [part for part, is_match in hit.segments() if is_match] == ['pip', 'pip', 'pip']
+    assert (await rooms.search('example.com')).hits[0].snippet.startswith('Quoted advice'), \
+        'a word only in a link target still finds the message'
+    await rooms.close()
+
+
 async def test_home_page_search_shows_linked_results_with_safe_highlights(app_users) -> None:
     rooms, new_user = app_users
     await fill(rooms, 'kitchen', [
