@@ -7,7 +7,7 @@ import time
 
 from .config import DEMO_MODEL, Settings
 from .demo import Demo
-from .llm import ChatModel, Claude
+from .llm import ChatModel, Claude, ModelFacts
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class ModelCatalog:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._models: dict[str, ChatModel] = {}
-        self._listed: tuple[float, list[str]] | None = None
+        self._listed: tuple[float, list[ModelFacts]] | None = None
 
     def get(self, name: str) -> ChatModel:
         if self.settings.uses_demo or name == DEMO_MODEL:
@@ -45,8 +45,15 @@ class ModelCatalog:
                 log.info('cannot list models: %s', e)
                 listed = []
             self._listed = (time.monotonic(), listed)
-        names = [*(self._listed[1] or FALLBACK_MODELS)]
+        names = [facts.id for facts in self._listed[1]] or [*FALLBACK_MODELS]
         for name in (self.settings.model, DEMO_MODEL):
             if name not in names:
                 names.append(name)
         return names
+
+    def can_think(self, name: str) -> bool | None:
+        """Whether a model can think with a budget, as the API's model list said (None: not known); the demo can."""
+        if self.settings.uses_demo or name == DEMO_MODEL:
+            return True
+        listed = self._listed[1] if self._listed else []
+        return next((facts.thinks for facts in listed if facts.id == name), None)

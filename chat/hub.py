@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import MessageRejected, ModelError, RateLimited
 from .events import Publisher, RoomEvent, Subscriber
 from .files import FileStore
-from .llm import ChatModel, FileReader, build_turns, fit_turns
+from .llm import ChatModel, FileReader, Options, build_turns, fit_turns
 from .models import (
     ERROR_CHARS,
     MAX_ATTACHMENTS,
@@ -36,9 +36,9 @@ from .models import (
     clean_text,
     excerpt,
     summarize,
-    well_formed,
 )
 from .store import LoadedRoom, RoomFile
+from .streaming import streamed
 from .versions import highest_seq, keep_as_previous, switch_to
 from .writer import RoomWriter
 
@@ -82,6 +82,7 @@ class RoomHub:
         self._sent: dict[str, deque[float]] = {}
         """Per sender, when their last messages arrived (the flood limit)."""
         self._stopped_by: Person | None = None
+        self._last_checkpoint = 0.0
         self._regenerated_by: Person | None = None
         self._recover_interrupted()
 
@@ -311,6 +312,7 @@ class RoomHub:
                 reply.activity = None
             if kind in {'retry', 'regenerate'}:
                 reply.content, reply.usage = '', None
+                reply.thinking, reply.thinking_redacted, reply.tools, reply.citations = '', 0, [], []
                 self._publish(RoomEvent('delta', reply, offset=-1, text=''))
             reply.status, reply.error, reply.model = Status.STREAMING, None, model.name
             self._changed(reply)
@@ -318,7 +320,7 @@ class RoomHub:
         await self._stream(model, reply, history)
 
     async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
-        last_checkpoint = time.monotonic()
+        self._last_checkpoint = time.monotonic()
         self._stopped_by = None
         try:
             # a thread: in a room of thousands of messages this takes milliseconds that streaming tabs should not wait
@@ -327,20 +329,17 @@ class RoomHub:
                                   self.max_tokens))
             if reply.left_out:
                 self._publish(RoomEvent('updated', reply))
-            async for text in model.stream(turns, self.system_prompt, max_tokens=self.max_tokens,
+            options = Options(self.room_settings.thinking_budget, self.room_settings.web_search)
+            async for part in model.stream(turns, self.system_prompt, max_tokens=self.max_tokens,
                                            on_retry=lambda note: self._note(reply, note),
-                                           on_usage=lambda usage: self._add_usage(reply, usage)):
-                if not text:
-                    continue
+                                           on_usage=lambda usage: self._add_usage(reply, usage), options=options):
                 if reply.note:
                     reply.note = None
                     self._publish(RoomEvent('updated', reply))
-                offset = len(reply.content)
-                text = well_formed(text)
-                reply.content += text
-                self._publish(RoomEvent('delta', reply, offset=offset, text=text))
-                if time.monotonic() - last_checkpoint >= self.settings.checkpoint_interval:
-                    last_checkpoint = time.monotonic()
+                for event in streamed(reply, part):
+                    self._publish(event)
+                if time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval:
+                    self._last_checkpoint = time.monotonic()
                     self._writer.checkpoint(reply)
             reply.status = Status.COMPLETE
         except asyncio.CancelledError:
@@ -362,6 +361,8 @@ class RoomHub:
                 self._suggest_title(model, history, reply)
             # an empty delta at the final length lets a tab that missed text notice the gap and resync
             self._publish(RoomEvent('delta', reply, offset=len(reply.content), text=''))
+            if reply.thinking:
+                self._publish(RoomEvent('delta', reply, offset=len(reply.thinking), text='', part='thinking'))
             self._changed(reply)
 
     # state -----------------------------------------------------------------------------------------------

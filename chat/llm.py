@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -32,6 +33,18 @@ ATTACHED_LINE = re.compile(r'\[attached: .*\]$', re.MULTILINE)
 """The line naming a message's files in the text Claude gets (build_turns)."""
 IMAGE_TOKENS = 1600
 """What an image of at most 1568 px a side costs, about (width x height / 750)."""
+MAX_SEARCHES = 5
+"""Web searches Claude may run for one reply (the server tool's `max_uses`): each is billed."""
+WEB_SEARCH_TOOL = {'type': 'web_search_20250305', 'name': 'web_search', 'max_uses': MAX_SEARCHES}
+CITATION_MARK = re.compile(r'\[\[\d+\]\]\(<[^>\n]*>\)')
+"""The numbered link a reply's text carries after a cited passage (see RoomHub): left out of what Claude gets back."""
+SEARCH_ERRORS = {
+    'too_many_requests': 'too many searches at once',
+    'max_uses_exceeded': f'the limit of {MAX_SEARCHES} searches per reply was reached',
+    'query_too_long': 'the query was too long',
+    'invalid_input': 'the query was not valid',
+    'unavailable': 'web search is unavailable right now',
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -91,6 +104,14 @@ class Options:
 
 
 NO_OPTIONS = Options()
+
+
+@dataclass(slots=True, frozen=True)
+class ModelFacts:
+    """A model the API offers, and whether it can think with a budget (None: the API did not say)."""
+
+    id: str
+    thinks: bool | None = None
 
 
 class ChatModel(Protocol):
@@ -159,7 +180,7 @@ def build_turns(history: Sequence[Message], read_file: FileReader | None = None)
     """
     turns: list[Turn] = []
     for message in history:
-        text = message.content
+        text = CITATION_MARK.sub('', message.content) if message.citations else message.content
         files = message.attachments if message.role == 'user' else ()
         if files:
             listed = ', '.join(f'{a.name} ({a.media_type}, {describe_size(a.size)})' for a in files)
@@ -238,9 +259,11 @@ class Claude:
     """Tokens every current Claude model accepts at least."""
 
     async def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
-                     on_retry: RetryListener | None = None,
-                     on_usage: UsageListener | None = None) -> AsyncIterator[str]:
+                     on_retry: RetryListener | None = None, on_usage: UsageListener | None = None,
+                     options: Options = NO_OPTIONS) -> AsyncIterator[Part]:
         messages = cached_messages(turns)
+        extra = request_options(options, max_tokens or self.max_tokens, prefill=bool(turns) and turns[-1].role ==
+                                'assistant')
         attempts = 0
 
         def count_retry(reason: str) -> None:
@@ -252,18 +275,21 @@ class Claude:
         try:
             # The raw event stream, not `messages.stream()`: that helper rebuilds a snapshot of the whole message
             # at every event, which costs about as much CPU again per word as reading the event does.
-            stream = await self._client.messages.create(model=self.name, max_tokens=max_tokens or self.max_tokens,
-                                                        system=system, messages=messages, stream=True)
+            stream = await self._client.messages.create(model=self.name, system=system, messages=messages,
+                                                        stream=True, **extra)
             usage: Any = None
+            parts = PartReader()
             async with stream:
                 async for event in stream:
-                    if event.type == 'content_block_delta':
-                        if event.delta.type == 'text_delta':
-                            yield event.delta.text
+                    if event.type == 'content_block_delta' and event.delta.type == 'text_delta':
+                        yield event.delta.text  # the hot path: one event per few words
                     elif event.type == 'message_start':
                         usage = event.message.usage
                     elif event.type == 'message_delta' and usage is not None:
                         usage = merged_usage(usage, event.usage)
+                    else:
+                        for part in parts.read(event):
+                            yield part
             if on_usage is not None and usage is not None:
                 on_usage(usage_of(usage))
         except anthropic.APIError as e:
@@ -277,8 +303,8 @@ class Claude:
         finally:
             _retry_listener.reset(token)
 
-    async def list_models(self) -> list[str]:
-        return [model.id async for model in self._client.models.list(limit=100)]
+    async def list_models(self) -> list[ModelFacts]:
+        return [ModelFacts(model.id, _can_think(model)) async for model in self._client.models.list(limit=100)]
 
     async def suggest_title(self, conversation: str) -> str | None:
         """A short title for a room, from one small non-streaming call."""
@@ -291,6 +317,92 @@ class Claude:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def request_options(options: Options, max_tokens: int, *, prefill: bool) -> dict[str, Any]:
+    """`max_tokens`, `thinking` and `tools` of a request for these options.
+
+    Thinking comes on top of the room's max tokens (the API counts it in `max_tokens`). A Continue (an assistant
+    prefill) is sent without thinking: the API refuses a prefill that does not start with a thinking block.
+    """
+    extra: dict[str, Any] = {'max_tokens': max_tokens}
+    if options.thinking_budget and not prefill:
+        extra['max_tokens'] = max_tokens + options.thinking_budget
+        extra['thinking'] = {'type': 'enabled', 'budget_tokens': options.thinking_budget}
+    if options.web_search:
+        extra['tools'] = [WEB_SEARCH_TOOL]
+    return extra
+
+
+class PartReader:
+    """Turns the stream events of thinking, redacted thinking, web searches and citations into reply parts.
+
+    A search's query arrives as JSON in pieces and is told once complete; its result names the search by id. The
+    sources of a text block arrive before its text and are told after it, where the reply numbers them.
+    """
+
+    def __init__(self) -> None:
+        self._json: dict[int, list[str]] = {}
+        self._tool_ids: dict[int, str] = {}
+        self._queries: dict[str, str] = {}
+        self._cited: dict[int, list[Citation]] = {}
+
+    def read(self, event: Any) -> list[Part]:
+        if event.type == 'content_block_start':
+            return self._started(event.index, event.content_block)
+        if event.type == 'content_block_delta':
+            delta = event.delta
+            if delta.type == 'thinking_delta':
+                return [Thinking(delta.thinking)] if delta.thinking else []
+            if delta.type == 'input_json_delta' and event.index in self._json:
+                self._json[event.index].append(delta.partial_json)
+            elif delta.type == 'citations_delta' and (cited := _citation(delta.citation)) is not None:
+                self._cited.setdefault(event.index, []).append(cited)
+            return []
+        if event.type == 'content_block_stop':
+            if event.index in self._json:
+                tool_id = self._tool_ids[event.index]
+                query = _query(''.join(self._json.pop(event.index)))
+                self._queries[tool_id] = query
+                return [ToolCall(tool_id, query)]
+            return list(self._cited.pop(event.index, ()))
+        return []
+
+    def _started(self, index: int, block: Any) -> list[Part]:
+        if block.type == 'redacted_thinking':
+            return [Thinking(redacted=True)]
+        if block.type == 'server_tool_use' and block.name == 'web_search':
+            self._json[index], self._tool_ids[index] = [], block.id
+        elif block.type == 'web_search_tool_result':
+            query, content = self._queries.get(block.tool_use_id, ''), block.content
+            if isinstance(content, list):
+                return [ToolCall(block.tool_use_id, query, done=True, results=len(content))]
+            code = str(getattr(content, 'error_code', 'unavailable'))
+            return [ToolCall(block.tool_use_id, query, done=True, error=SEARCH_ERRORS.get(code, code))]
+        return []
+
+
+def _query(partial_json: str) -> str:
+    try:
+        query = json.loads(partial_json or '{}').get('query', '')
+    except (ValueError, AttributeError):
+        return ''
+    return query if isinstance(query, str) else ''
+
+
+def _citation(citation: Any) -> Citation | None:
+    """A web source a text block cites (other kinds of citation, of documents, are not links)."""
+    if getattr(citation, 'type', None) != 'web_search_result_location':
+        return None
+    return Citation(url=str(citation.url), title=str(getattr(citation, 'title', None) or ''),
+                    cited_text=str(getattr(citation, 'cited_text', '') or ''))
+
+
+def _can_think(model: Any) -> bool | None:
+    thinking = getattr(getattr(model, 'capabilities', None), 'thinking', None)
+    enabled = getattr(getattr(thinking, 'types', None), 'enabled', None)
+    supported = getattr(enabled, 'supported', None)
+    return supported if isinstance(supported, bool) else None
 
 
 def cached_messages(turns: Sequence[Turn]) -> list[Any]:
@@ -312,7 +424,8 @@ def cached_messages(turns: Sequence[Turn]) -> list[Any]:
 
 def merged_usage(start: Any, delta: Any) -> Any:
     """The usage of `message_start` updated with the counts a `message_delta` carries (output tokens, at least)."""
-    names = ('input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens')
+    names = ('input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens',
+             'server_tool_use')
     counts = {name: value for name in names if (value := getattr(delta, name, None)) is not None}
     return start.model_copy(update=counts)
 
@@ -320,7 +433,8 @@ def merged_usage(start: Any, delta: Any) -> Any:
 def usage_of(usage: Any) -> Usage:
     return Usage(input_tokens=usage.input_tokens or 0, output_tokens=usage.output_tokens or 0,
                  cache_read_tokens=getattr(usage, 'cache_read_input_tokens', None) or 0,
-                 cache_write_tokens=getattr(usage, 'cache_creation_input_tokens', None) or 0)
+                 cache_write_tokens=getattr(usage, 'cache_creation_input_tokens', None) or 0,
+                 web_searches=getattr(getattr(usage, 'server_tool_use', None), 'web_search_requests', None) or 0)
 
 
 async def _report_retry(response: httpx2.Response) -> None:

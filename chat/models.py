@@ -27,9 +27,10 @@ MAX_TIME = 253_402_300_799.0
 """The last second of the year 9999: later times cannot be formatted (time.localtime overflows)."""
 MAX_VERSION_DEPTH = 50
 """Versions hold messages that hold versions; deeper nesting than this is not a real room."""
-VERSION_FIELDS = ('content', 'status', 'model', 'error', 'created_at', 'author', 'edited', 'activity')
+VERSION_FIELDS = ('content', 'status', 'model', 'error', 'created_at', 'author', 'edited', 'activity', 'thinking',
+                  'thinking_redacted', 'tools', 'citations')
 REQUIRED_VERSION_FIELDS = VERSION_FIELDS[:6]
-"""What every version in an export has (files written before `edited` and `activity` existed lack those two)."""
+"""What every version in an export has (files written before `edited`, `activity` and the reply parts lack those)."""
 """What a shelved version keeps of its message (see versions.py), besides its usage and the messages after it."""
 Role = Literal['user', 'assistant']
 REPLY_MODES = ('every', 'mention')
@@ -50,6 +51,15 @@ MEDIA_TYPES = (*IMAGE_TYPES, PDF_TYPE, *TEXT_TYPES)
 """What a file attached to a message may be: what Claude reads (files.py decides it by the bytes)."""
 MAX_ATTACHMENTS = 10
 """Files one message may carry."""
+THINKING_BUDGETS = (1024, 32_000)
+"""The thinking budgets a room may set, in tokens (the API's minimum is 1,024); 0 turns thinking off."""
+MAX_CITATIONS = 100
+"""Sources one reply keeps; MAX_SEARCHES searches rarely find more worth citing."""
+MAX_TOOL_CALLS = 20
+CITED_CHARS = 500
+"""How much of the cited text a reply keeps per source."""
+WEB_URL = re.compile(r'https?://[^\s<>"\\]{1,2000}')
+"""A source's address as a reply may link it: http(s), nothing that could end a Markdown link or an attribute."""
 
 
 def is_valid_room_id(room_id: str) -> bool:
@@ -73,12 +83,14 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    web_searches: int = 0
+    """Web searches Claude ran for the reply (they are billed per search)."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens
+    def as_tuple(self) -> tuple[int, ...]:
+        return dataclasses.astuple(self)
 
 
 USAGE_FIELDS = tuple(field.name for field in dataclasses.fields(Usage))
@@ -167,11 +179,21 @@ class RoomSettings:
     max_tokens: int | None = None
     reply_mode: str | None = None
     """`every` (the default) or `mention`."""
+    thinking_budget: int = 0
+    """Tokens Claude may think before it answers, shown live; 0: no thinking."""
+    web_search: bool = False
+    """Claude may search the web (a few searches per reply) and cite its sources."""
 
-    def updated(self, **changes: str | int | None) -> RoomSettings:
+    def updated(self, **changes: str | int | bool | None) -> RoomSettings:
         """These settings with `changes` applied; blank texts mean the default; raises MessageRejected."""
         if changes.get('reply_mode') is not None and changes['reply_mode'] not in REPLY_MODES:
             raise MessageRejected(f'The reply mode must be one of {", ".join(REPLY_MODES)}.')
+        if 'thinking_budget' in changes:
+            changes['thinking_budget'] = checked_budget(changes['thinking_budget'])
+        if 'web_search' in changes:
+            if not isinstance(changes['web_search'], bool | None):
+                raise MessageRejected('web_search must be true or false.')
+            changes['web_search'] = bool(changes['web_search'])
         if changes.get('max_tokens') is not None:
             max_tokens = int(changes['max_tokens'])  # type: ignore[arg-type]
             if not 1 <= max_tokens <= 128_000:
@@ -181,6 +203,16 @@ class RoomSettings:
             if isinstance(changes.get(name), str):
                 changes[name] = _setting(name, changes[name])
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def checked_budget(value: object) -> int:
+    """A thinking budget as a room keeps it (None: off); raises MessageRejected for one the API would refuse."""
+    if value is None or value == 0:
+        return 0
+    low, high = THINKING_BUDGETS
+    if type(value) is not int or not low <= value <= high:
+        raise MessageRejected(f'The thinking budget is 0 (off) or a whole number of tokens from {low:,} to {high:,}.')
+    return value
 
 
 def clean_text(text: str, limit: int | None = None, *, one_line: bool = False) -> str:
@@ -256,6 +288,10 @@ def message_to_record(message: Message) -> dict[str, Any]:
         'ask_claude': message.ask_claude,
         'activity': message.activity,
         'attachments': [attachment_to_record(attachment) for attachment in message.attachments],
+        'thinking': message.thinking,
+        'thinking_redacted': message.thinking_redacted,
+        'tools': message.tools,
+        'citations': message.citations,
     }
 
 
@@ -295,7 +331,44 @@ def message_from_record(record: dict[str, Any], depth: int = 0) -> Message:
         ask_claude=record.get('ask_claude') is True,
         activity=clean_name(record.get('activity')),
         attachments=attachments_from_record(record.get('attachments')),
+        thinking=clean_text(_text(record.get('thinking'))),
+        thinking_redacted=_count(record.get('thinking_redacted')),
+        tools=tools_from_record(record.get('tools')),
+        citations=citations_from_record(record.get('citations')),
     )
+
+
+def tools_from_record(value: Any) -> list[dict[str, Any]]:
+    """A reply's web searches as a file holds them; odd entries are left out."""
+    if not isinstance(value, list):
+        return []
+    return [{'id': clean_name(item.get('id'), 100) or '', 'query': clean_name(item.get('query'), 500) or '',
+             'done': item.get('done') is True, 'results': _count(item.get('results')),
+             'error': clean_name(item.get('error'), 300) or ''}
+            for item in value[:MAX_TOOL_CALLS] if isinstance(item, dict)]
+
+
+def citations_from_record(value: Any) -> list[dict[str, str]]:
+    """A reply's sources as a file holds them: only http(s) addresses, each once."""
+    found: dict[str, dict[str, str]] = {}
+    for item in value[:MAX_CITATIONS] if isinstance(value, list) else []:
+        if isinstance(item, dict) and (citation := web_citation(item.get('url'), item.get('title'),
+                                                                item.get('cited_text'))):
+            found.setdefault(citation['url'], citation)
+    return list(found.values())
+
+
+def web_citation(url: object, title: object, cited_text: object = '') -> dict[str, str] | None:
+    """A source as a reply keeps it, from the API or a file: {"url", "title", "cited_text"}; None for an address that
+    is not a plain http(s) link."""
+    if not isinstance(url, str) or WEB_URL.fullmatch(url) is None:
+        return None
+    return {'url': url, 'title': clean_name(title) or url,
+            'cited_text': clean_text(_text(cited_text), CITED_CHARS)}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ''
 
 
 def attachments_from_record(value: Any) -> tuple[Attachment, ...]:
@@ -364,6 +437,10 @@ def version_from_record(record: Any, depth: int = 0) -> dict[str, Any]:
         'author': clean_name(record.get('author')),
         'edited': record.get('edited') is True,
         'activity': clean_name(record.get('activity')),
+        'thinking': clean_text(_text(record.get('thinking'))),
+        'thinking_redacted': _count(record.get('thinking_redacted')),
+        'tools': tools_from_record(record.get('tools')),
+        'citations': citations_from_record(record.get('citations')),
         'usage': dataclasses.asdict(usage) if usage else None,
         'tail': [message_to_record(message_from_record(message, depth + 1)) for message in record['tail']],
     }
@@ -482,7 +559,16 @@ def settings_from_record(record: Any) -> RoomSettings:
                         system_prompt=_setting('system_prompt', record.get('system_prompt')),
                         model=_setting('model', record.get('model')),
                         max_tokens=max_tokens if is_count(max_tokens) and 1 <= max_tokens <= 128_000 else None,
-                        reply_mode=record.get('reply_mode') if record.get('reply_mode') in REPLY_MODES else None)
+                        reply_mode=record.get('reply_mode') if record.get('reply_mode') in REPLY_MODES else None,
+                        thinking_budget=_budget(record.get('thinking_budget')),
+                        web_search=record.get('web_search') is True)
+
+
+def _budget(value: Any) -> int:
+    try:
+        return checked_budget(value)
+    except MessageRejected:
+        return 0
 
 
 def _setting(name: str, value: Any) -> str | None:

@@ -16,6 +16,8 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 CACHE_WRITE_FACTOR = 1.25
 """Writing the cache costs a quarter more than plain input; reading it a tenth."""
 CACHE_READ_FACTOR = 0.1
+SEARCH_PRICE = 10.0 / 1000
+"""US dollars per web search (the API bills $10 per 1,000 searches, on top of the tokens)."""
 
 
 def parse_prices(text: str) -> dict[str, tuple[float, float]]:
@@ -39,7 +41,7 @@ def estimate(model: str | None, usage: Usage, prices: Prices) -> float | None:
     price_in, price_out = prices[family]
     tokens_in = (usage.input_tokens + usage.cache_write_tokens * CACHE_WRITE_FACTOR
                  + usage.cache_read_tokens * CACHE_READ_FACTOR)
-    return (tokens_in * price_in + usage.output_tokens * price_out) / 1_000_000
+    return (tokens_in * price_in + usage.output_tokens * price_out) / 1_000_000 + usage.web_searches * SEARCH_PRICE
 
 
 def describe(usage: Usage, cost: float | None) -> str:
@@ -48,6 +50,8 @@ def describe(usage: Usage, cost: float | None) -> str:
         parts.append(f'{usage.cache_read_tokens:,} from cache')
     if usage.cache_write_tokens:
         parts.append(f'{usage.cache_write_tokens:,} cached')
+    if usage.web_searches:
+        parts.append(f'{usage.web_searches} web search{"es" if usage.web_searches > 1 else ""}')
     if cost is not None:
         parts.append(f'≈ ${cost:.4f}')
     return ' · '.join(parts)

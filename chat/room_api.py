@@ -27,10 +27,12 @@ from .rooms import Rooms
 
 log = logging.getLogger(__name__)
 
-SETTING_NAMES = ('title', 'system_prompt', 'model', 'max_tokens', 'reply_mode')
+SETTING_NAMES = ('title', 'system_prompt', 'model', 'max_tokens', 'reply_mode', 'thinking_budget', 'web_search')
 """What PATCH may change."""
-LATER_SETTINGS = ('thinking_budget', 'web_search')
-"""Settings of the contract this version does not have yet."""
+SETTING_TYPES: dict[str, tuple[type, str]] = {
+    'max_tokens': (int, 'a whole number'), 'thinking_budget': (int, 'a whole number'),
+    'web_search': (bool, 'true or false')}
+"""Settings that are not text, and how to say what they must be."""
 MAX_BODY = 1024 * 1024
 """The largest JSON body a room route reads (a message of 100,000 characters fits several times)."""
 MAX_UPLOAD_BODY = MAX_FILE_BYTES + 64 * 1024
@@ -62,14 +64,12 @@ def register(app: FastAPI, rooms: Rooms, links: RoomLinks, settings: Settings, r
         body = await json_body(request)
         if not isinstance(body, dict) or not body:
             return bad_request(f'Send a JSON object with any of: {", ".join(SETTING_NAMES)}.')
-        if later := [name for name in body if name in LATER_SETTINGS]:
-            return bad_request(f'{", ".join(later)}: not a setting of this version of Rooms yet.')
         if unknown := [str(name) for name in body if name not in SETTING_NAMES]:
             return bad_request(f'Unknown setting {", ".join(unknown)}; the settings are {", ".join(SETTING_NAMES)}.')
         for name, value in body.items():
-            wanted = int if name == 'max_tokens' else str
-            if value is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
-                return bad_request(f'{name} must be {"a whole number" if wanted is int else "text"} or null.')
+            wanted, words = SETTING_TYPES.get(name, (str, 'text'))
+            if value is not None and (not isinstance(value, wanted) or isinstance(value, bool) != (wanted is bool)):
+                return bad_request(f'{name} must be {words} or null.')
         try:
             hub.configure(**body)
         except MessageRejected as e:
@@ -161,7 +161,8 @@ def describe(hub: RoomHub) -> dict[str, Any]:
         'id': hub.room_id,
         'title': hub.summary().title,
         'settings': {'title': hub.room_settings.title, 'system_prompt': hub.system_prompt, 'model': hub.model_name,
-                     'max_tokens': hub.max_tokens, 'reply_mode': hub.reply_mode},
+                     'max_tokens': hub.max_tokens, 'reply_mode': hub.reply_mode,
+                     'thinking_budget': hub.room_settings.thinking_budget, 'web_search': hub.room_settings.web_search},
         'message_count': len(hub.messages),
         'streaming': hub.is_streaming,
     }

@@ -1021,7 +1021,8 @@ BAD_SETTINGS: list[Any] = [
     {'title': 5}, {'title': ['x']}, {'system_prompt': {}}, {'model': 5}, {'max_tokens': 'x'}, {'max_tokens': 10**30},
     {'max_tokens': True}, {'max_tokens': 0}, {'max_tokens': -1}, {'max_tokens': 1.5}, {'max_tokens': 128_001},
     {'max_tokens': float('nan')}, {'unknown': 1}, {}, [], 'x', None, 5, {'reply_mode': 'sometimes'},
-    {'reply_mode': 5}, {'thinking_budget': 1024},
+    {'reply_mode': 5}, {'thinking_budget': 1000}, {'thinking_budget': 64_000}, {'thinking_budget': True},
+    {'thinking_budget': '2048'}, {'web_search': 'yes'}, {'web_search': 1},
     {'title': 'half', 'bogus': 1}, {'title': 'half', 'max_tokens': 'x'}, {'title': 'half', 'max_tokens': 10**6},
     {'title': 'half', 'reply_mode': 'everyone'}, {'system_prompt': 'half', 'model': ['x']},
 ]

@@ -67,7 +67,8 @@ def test_a_script_posts_reads_and_changes_a_room(http: httpx.Client) -> None:
 def test_bad_values_change_nothing(http: httpx.Client) -> None:
     http.post('/api/rooms/strict/messages', json={'text': 'first'})
     settle(http, 'strict')
-    for body in ({'reply_mode': 'sometimes'}, {'max_tokens': 0}, {'title': 5}, {'nonsense': 1}, {'web_search': True}):
+    for body in ({'reply_mode': 'sometimes'}, {'max_tokens': 0}, {'title': 5}, {'nonsense': 1}, {'web_search': 'on'},
+                 {'thinking_budget': 100}):
         response = http.patch('/api/rooms/strict', json=body)
         assert response.status_code == 400 and response.json()['error'], body
     for body in ({'text': 'x', 'reply_to': 'missing'}, {'text': 'x', 'ask_claude': 'yes'}, {'text': '   '},

@@ -19,6 +19,14 @@ Content blocks are checked the way the API checks them: ``text``, ``image`` (bas
 naming the block (``messages.0.content.1.image.source.base64: image exceeds 5 MB maximum: ...``), a body over 32 MB a
 413 ``request_too_large``; neither consumes a scripted reply. ``blocks(kind)`` lists the blocks of a kind received.
 
+``enqueue_blocks`` scripts a reply of several content blocks, as a reply with thinking or web search has them:
+``{'thinking': [chunks]}`` (thinking deltas, then a signature), ``{'redacted': True}`` (an encrypted block),
+``{'search': query, 'results': [{'url', 'title'}]}`` (a ``server_tool_use`` block whose input JSON streams in two
+pieces, then a ``web_search_tool_result``; ``'error': code`` instead of results for a failed search) and
+``{'text': [chunks], 'citations': [{'url', 'title', 'cited_text'}]}`` (a text block whose ``citations_delta`` events
+come before its text). ``thinking`` in a request is checked like the API does (enabled with 1,024 <= budget_tokens <
+max_tokens, a model that can think, no assistant prefill), and so are ``web_search`` tools.
+
 Observability: ``requests`` / ``request_headers`` (JSON bodies and lower-cased headers of POST /v1/messages, in order),
 ``calls`` ((method, path) of every request), ``disconnects`` (time.time() of each stream the client closed before
 its end, detected at once, even between paced deltas), ``active_streams``, ``wait_disconnect()``, ``wait_requests()``.
@@ -102,6 +110,8 @@ class Script:
     headers: dict[str, str] = field(default_factory=dict)
     paragraph: int = 0
     """words: end a paragraph (a blank line) after every this many words; 0: one paragraph."""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    """blocks: the reply's content blocks (see enqueue_blocks)."""
 
     @property
     def count(self) -> int:
@@ -115,8 +125,11 @@ class Script:
 
 
 class FakeAnthropic:
-    def __init__(self, models: Sequence[str] = DEFAULT_MODELS, host: str = '127.0.0.1', port: int = 0) -> None:
+    def __init__(self, models: Sequence[str] = DEFAULT_MODELS, host: str = '127.0.0.1', port: int = 0,
+                 cannot_think: Sequence[str] = ()) -> None:
+        """:param cannot_think: models whose capabilities say they cannot think (a request asking them to is refused)"""
         self.models, self.host, self.port = list(models), host, port
+        self.cannot_think = set(cannot_think)
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
         self.calls: list[tuple[str, str]] = []
@@ -134,6 +147,10 @@ class FakeAnthropic:
 
     def enqueue_text(self, chunks: list[str], delay: float = 0.0) -> None:
         self._scripts.append(Script('text', list(chunks), delay))
+
+    def enqueue_blocks(self, blocks: list[dict[str, Any]], delay: float = 0.0) -> None:
+        """The next streamed reply: thinking, searches and cited text (see the module's docstring)."""
+        self._scripts.append(Script('blocks', delay=delay, blocks=list(blocks)))
 
     def enqueue_plain(self, chunks: list[str]) -> None:
         """The text of the next non-streaming call (e.g. a title suggestion); streaming calls never take it."""
@@ -244,7 +261,7 @@ class FakeAnthropic:
             self.request_headers.append(headers)
             if len(raw) > MAX_REQUEST_BYTES:
                 await self._send_json(writer, 413, error_body('request_too_large', 'Request exceeds the maximum size'))
-            elif (problem := request_problem(body)) is not None:
+            elif (problem := request_problem(body) or self._option_problem(body)) is not None:
                 await self._send_json(writer, 400, error_body('invalid_request_error', problem))
             else:
                 return await self._messages(body, reader, writer)
@@ -253,13 +270,92 @@ class FakeAnthropic:
             await self._send_json(writer, 200, {'input_tokens': estimate_tokens(body)})
         elif method == 'GET' and path == '/v1/models':
             ids = {'first_id': self.models[0], 'last_id': self.models[-1]} if self.models else {}
-            page = {'data': [model_info(m) for m in self.models], 'has_more': False, **ids}
+            page = {'data': [model_info(m, m not in self.cannot_think) for m in self.models], 'has_more': False, **ids}
             await self._send_json(writer, 200, page)
         elif method == 'GET' and model in self.models:
-            await self._send_json(writer, 200, model_info(model))
+            await self._send_json(writer, 200, model_info(model, model not in self.cannot_think))
         else:
             await self._send_json(writer, 404, error_body('not_found_error', f'{method} {path} not found'))
         return headers.get('connection', '').lower() != 'close'
+
+    def _option_problem(self, body: dict[str, Any]) -> str | None:
+        """What the API would refuse in a request's `thinking` and `tools`, or None."""
+        thinking = body.get('thinking')
+        if thinking is not None and thinking.get('type') != 'disabled':
+            budget = thinking.get('budget_tokens')
+            if thinking.get('type') != 'enabled' or type(budget) is not int:
+                return 'thinking.enabled.budget_tokens: Field required'
+            if budget < 1024:
+                return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024'
+            if body.get('max_tokens', 0) <= budget:
+                return '`max_tokens` must be greater than `thinking.budget_tokens`.'
+            if body.get('model') in self.cannot_think:
+                return f'thinking is not supported on model {body.get("model")}'
+            messages = body.get('messages') or [{}]
+            last = messages[-1].get('content')
+            first = 'text' if isinstance(last, str) else last[0].get('type')
+            if messages[-1].get('role') == 'assistant' and first not in ('thinking', 'redacted_thinking'):
+                return (f'messages.{len(messages) - 1}.content.0.type: Expected `thinking` or `redacted_thinking`, '
+                        'but found `text`. When `thinking` is enabled, a final `assistant` message must start '
+                        'with a thinking block.')
+        for i, tool in enumerate(body.get('tools') or []):
+            if tool.get('type') != 'web_search_20250305' or tool.get('name') != 'web_search':
+                return f'tools.{i}: this fake knows only the web_search_20250305 server tool named web_search'
+            if 'max_uses' in tool and (type(tool['max_uses']) is not int or tool['max_uses'] < 1):
+                return f'tools.{i}.max_uses: Input should be greater than or equal to 1'
+        return None
+
+    async def _send_blocks(self, script: Script, writer: asyncio.StreamWriter, eof: asyncio.Future[None]) -> int:
+        """Stream a `blocks` script's content blocks; returns how many searches it ran."""
+        searches = 0
+
+        async def event(name: str, data: dict[str, Any]) -> None:
+            await send_event(writer, eof, name, {'type': name, **data})
+
+        async def deltas(index: int, pieces: list[dict[str, Any]]) -> None:
+            for delta in pieces:
+                if script.delay:
+                    await asyncio.wait([eof], timeout=script.delay)
+                await event('content_block_delta', {'index': index, 'delta': delta})
+
+        index = 0
+        for block in script.blocks:
+            if 'thinking' in block:
+                start = {'type': 'thinking', 'thinking': '', 'signature': ''}
+                await event('content_block_start', {'index': index, 'content_block': start})
+                signature = {'type': 'signature_delta', 'signature': base64.b64encode(b'fake signature').decode()}
+                await deltas(index, [*({'type': 'thinking_delta', 'thinking': chunk} for chunk in block['thinking']),
+                                     signature])
+            elif block.get('redacted'):
+                await event('content_block_start', {'index': index, 'content_block': {
+                    'type': 'redacted_thinking', 'data': base64.b64encode(b'encrypted thinking').decode()}})
+            elif 'search' in block:
+                searches += 1
+                tool_id = f'srvtoolu_fake_{next(self._ids)}'
+                await event('content_block_start', {'index': index, 'content_block': {
+                    'type': 'server_tool_use', 'id': tool_id, 'name': 'web_search', 'input': {}}})
+                partial = json.dumps({'query': block['search']})
+                await deltas(index, [{'type': 'input_json_delta', 'partial_json': piece}
+                                     for piece in (partial[:len(partial) // 2], partial[len(partial) // 2:])])
+                await event('content_block_stop', {'index': index})
+                index += 1
+                content: Any = {'type': 'web_search_tool_result_error', 'error_code': block['error']} \
+                    if 'error' in block else \
+                    [{'type': 'web_search_result', 'url': r['url'], 'title': r['title'], 'page_age': None,
+                      'encrypted_content': base64.b64encode(r['url'].encode()).decode()} for r in block['results']]
+                await event('content_block_start', {'index': index, 'content_block': {
+                    'type': 'web_search_tool_result', 'tool_use_id': tool_id, 'content': content}})
+            else:
+                cited = block.get('citations') or []
+                start = {'type': 'text', 'text': '', **({'citations': []} if cited else {})}
+                await event('content_block_start', {'index': index, 'content_block': start})
+                await deltas(index, [{'type': 'citations_delta', 'citation': {
+                    'type': 'web_search_result_location', 'url': c['url'], 'title': c['title'],
+                    'cited_text': c.get('cited_text', ''), 'encrypted_index': 'ZmFrZQ=='}} for c in cited]
+                    + [{'type': 'text_delta', 'text': chunk} for chunk in block.get('text', [])])
+            await event('content_block_stop', {'index': index})
+            index += 1
+        return searches
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         reason = 'Overloaded' if status == 529 else HTTPStatus(status).phrase
@@ -305,6 +401,9 @@ class FakeAnthropic:
         try:
             writer.write(self._head(200, SSE_HEADERS))
             await send_event(writer, eof, 'message_start', {'type': 'message_start', 'message': new_message(body)})
+            if script.kind == 'blocks':
+                searches = await self._send_blocks(script, writer, eof)
+                return await self._finish(script, writer, eof, searches)
             block = {'type': 'content_block_start', 'index': 0, 'content_block': {'type': 'text', 'text': ''}}
             await send_event(writer, eof, 'content_block_start', block)
             await send_event(writer, eof, 'ping', {'type': 'ping'})
@@ -328,7 +427,8 @@ class FakeAnthropic:
             eof.cancel()
             await asyncio.wait([eof])  # let the read end before the next request is read
 
-    async def _finish(self, script: Script, writer: asyncio.StreamWriter, eof: asyncio.Future[None]) -> bool:
+    async def _finish(self, script: Script, writer: asyncio.StreamWriter, eof: asyncio.Future[None],
+                      searches: int = 0) -> bool:
         if script.kind == 'drop':
             return False  # the caller closes the socket mid-body: no message_stop, no last chunk
         if script.kind == 'hang':
@@ -338,9 +438,12 @@ class FakeAnthropic:
             await send_event(writer, eof, 'error', script.body)
             writer.write(b'0\r\n\r\n')
             return False
-        await send_event(writer, eof, 'content_block_stop', {'type': 'content_block_stop', 'index': 0})
+        if script.kind != 'blocks':
+            await send_event(writer, eof, 'content_block_stop', {'type': 'content_block_stop', 'index': 0})
         delta = {'stop_reason': 'end_turn', 'stop_sequence': None}
-        usage = {'output_tokens': script.count}
+        usage: dict[str, Any] = {'output_tokens': script.count or 10 * len(script.blocks)}
+        if searches:
+            usage['server_tool_use'] = {'web_search_requests': searches}
         await send_event(writer, eof, 'message_delta', {'type': 'message_delta', 'delta': delta, 'usage': usage})
         await send_event(writer, eof, 'message_stop', {'type': 'message_stop'})
         writer.write(b'0\r\n\r\n')
@@ -548,9 +651,16 @@ def new_message(body: dict[str, Any], **fields: Any) -> dict[str, Any]:
     }
 
 
-def model_info(model: str) -> dict[str, Any]:
+def model_info(model: str, thinks: bool = True) -> dict[str, Any]:
     family, _, version = model.removeprefix('claude-').partition('-')
+    yes, no = {'supported': True}, {'supported': False}
     return {
+        'capabilities': {
+            'batch': yes, 'citations': yes, 'code_execution': no, 'image_input': yes, 'pdf_input': yes,
+            'structured_outputs': yes, 'server_tools': yes,
+            'thinking': {'supported': thinks, 'types': {'enabled': yes if thinks else no, 'adaptive': no,
+                                                        'disabled': yes, 'between_tools': no}},
+        },
         'type': 'model',
         'id': model,
         'display_name': f'Claude {family.title()} {version.replace("-", ".")}',
