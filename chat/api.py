@@ -67,7 +67,7 @@ def register(app: FastAPI, rooms: Rooms) -> None:
             return JSONResponse({'error': str(e)}, status_code=413 if isinstance(e, ImportTooLarge) else 400)
         except OSError as e:
             log.error('cannot write an imported room: %s', e)
-            return JSONResponse({'error': f'The room could not be saved ({e.strerror or e}).'}, status_code=507)
+            return JSONResponse({'error': import_not_saved(e)}, status_code=507)
         return JSONResponse({'room': room_id, 'url': f'/room/{room_id}'}, status_code=201)
 
     @app.get('/api/search')
@@ -108,6 +108,13 @@ async def limited_body(request: Request) -> bytes:
             raise transfer.too_large(size)
         chunks.append(chunk)
     return b''.join(chunks)
+
+
+def import_not_saved(error: OSError) -> str:
+    """Why an accepted import made no room, and who can fix it: the person running the server, not the one importing."""
+    return (f'The file is a good export, but the server could not save the new room ({error.strerror or error}). '
+            'Whoever runs Rooms should check that its data folder has free space and can be written; then import the '
+            'file again.')
 
 
 def not_found(room_id: str) -> JSONResponse:

@@ -39,6 +39,7 @@ from .models import (
     settings_from_record,
     settings_to_record,
 )
+from .titles import imported_title, title_from
 
 EXPORT_FORMAT = 'rooms-export'
 EXPORT_VERSION = 1
@@ -48,6 +49,9 @@ REQUIRED = ('id', 'seq', 'role', 'content', 'status', 'created_at')
 OPTIONAL_TEXT = ('author', 'model', 'error')
 IMPORTED_FROM = 'import'
 """The room an imported message's files seem to be in until Rooms.import_room moves them to the new room."""
+EXPORT_AGAIN = 'Export the room again (its "Export as JSON" button on the home page) and import the new file.'
+NOT_AN_EXPORT = ('This file is not a Rooms export{why}. Export a room with its "Export as JSON" button on the home '
+                 'page and import that file.')
 
 
 def export_document(room_id: str, title: str, messages: Iterable[Message], *, now: float | None = None,
@@ -98,17 +102,19 @@ def encode_json(document: Any) -> bytes:
 
 def too_large(size: int) -> ImportTooLarge:
     mb = 1024 * 1024
-    return ImportTooLarge(f'The file has {size / mb:.1f} MB; the limit is {MAX_IMPORT_BYTES // mb} MB.')
+    return ImportTooLarge(f'This file is too large to import: it has {size / mb:.1f} MB, and the limit is '
+                          f'{MAX_IMPORT_BYTES // mb} MB. A room with many or large attached files exports too large: '
+                          'import a smaller export.')
 
 
 @dataclass(slots=True, frozen=True)
 class ParsedExport:
-    """What an accepted export becomes: its messages (checked, seq 1..n), its room's title, if it has one, and the
-    files they carry (id -> name and bytes, checked like uploads; their urls name the room IMPORTED_FROM until
-    Rooms.import_room moves them)."""
+    """What an accepted export becomes: its messages (checked, seq 1..n), the new room's title (its source's, marked
+    as imported, so the two can be told apart), and the files they carry (id -> name and bytes, checked like uploads;
+    their urls name the room IMPORTED_FROM until Rooms.import_room moves them)."""
 
     messages: list[Message]
-    title: str | None
+    title: str
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     settings: RoomSettings = field(default_factory=RoomSettings)
     """The room's settings the export carries (reply mode, system prompt, ...), cleaned like a room file's."""
@@ -130,23 +136,26 @@ def parse_export(data: bytes | str) -> ParsedExport:
         text = data.decode('utf-8-sig') if isinstance(data, bytes) else data
         document = json.loads(text)
     except UnicodeDecodeError:
-        raise ImportRejected('The file is not UTF-8 text; choose a .json file exported from Rooms.') from None
+        raise ImportRejected(NOT_AN_EXPORT.format(why=' (it is not UTF-8 text)')) from None
     except RecursionError:
-        raise ImportRejected('The file is nested too deeply to be a Rooms export.') from None
-    except ValueError as e:
-        raise ImportRejected(f'The file is not valid JSON ({e}); choose a .json file exported from Rooms.') from None
+        raise ImportRejected(NOT_AN_EXPORT.format(why=' (its JSON is nested too deeply)')) from None
+    except json.JSONDecodeError as e:
+        raise ImportRejected(f'This file is not a Rooms export: it is not valid JSON (the first error is at line '
+                             f'{e.lineno}, column {e.colno}). If it was an export, it was cut short or changed by '
+                             f'hand. {EXPORT_AGAIN}') from None
     if not isinstance(document, dict) or document.get('format') != EXPORT_FORMAT:
-        raise ImportRejected(f'This is not a Rooms export: it lacks "format": "{EXPORT_FORMAT}". '
-                             'Export a room with /api/rooms/<id>/export.json.')
+        raise ImportRejected(NOT_AN_EXPORT.format(why=''))
     version = document.get('version')
     if version != EXPORT_VERSION or isinstance(version, bool):
-        raise ImportRejected(f'The export has version {json.dumps(version)}; this Rooms reads version '
-                             f'{EXPORT_VERSION}.')
+        raise ImportRejected(f'This export was made by another version of Rooms (format version {json.dumps(version)}; '
+                             f'this one reads version {EXPORT_VERSION}). Update this Rooms, or import the file into '
+                             'the Rooms it came from.')
     records = document.get('messages')
     if not isinstance(records, list):
-        raise ImportRejected('The export has no "messages" list.')
+        raise damaged('there is no "messages" list')
     if not records:
-        raise ImportRejected('The export has no messages; there is nothing to import.')
+        raise ImportRejected('This export holds no messages, so there is nothing to import. Export a room that has '
+                             'messages.')
     _check_list(records, 'Message', set(), depth=0)
     files = _files(document.get('files'), {item['id'] for record in _every_record(records)
                                            for item in record.get('attachments') or []})
@@ -156,9 +165,15 @@ def parse_export(data: bytes | str) -> ParsedExport:
         try:
             messages.append(message_from_record(record))
         except (ValueError, TypeError, KeyError) as e:  # a field models.py knows and this check does not
-            raise ImportRejected(f'Message {index}: it cannot be read ({e}).') from None
+            raise damaged(f'message {index} cannot be read: {e}') from None
     settings = dataclasses.replace(settings_from_record(document.get('settings')), title=None)
-    return ParsedExport(messages, clean_name(document.get('title')), files, settings)
+    title = imported_title(clean_name(document.get('title')) or title_from(messages), NAME_CHARS)
+    return ParsedExport(messages, title, files, settings)
+
+
+def damaged(problem: str) -> ImportRejected:
+    """A refusal of a file that is a Rooms export but not one Rooms wrote like this: what is wrong, and what to do."""
+    return ImportRejected(f'This export is damaged or was changed by hand ({problem}). {EXPORT_AGAIN}')
 
 
 def _files(value: Any, wanted: set[str]) -> dict[str, tuple[str, bytes]]:
@@ -167,7 +182,7 @@ def _files(value: Any, wanted: set[str]) -> dict[str, tuple[str, bytes]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ImportRejected('"files" must be an object of file ids and files.')
+        raise damaged('"files" must be an object of file ids and files')
     found = {}
     for file_id in sorted(wanted):
         item = value.get(file_id)
@@ -175,18 +190,20 @@ def _files(value: Any, wanted: set[str]) -> dict[str, tuple[str, bytes]]:
             continue  # a file gone from the exported room: its attachment is left out
         place = f'File {file_id[:12]}…'
         if not isinstance(item, dict) or not isinstance(item.get('data'), str):
-            raise ImportRejected(f'{place}: it must be an object with its bytes in "data" (base64).')
+            raise damaged(f'{place}: it must be an object with its bytes in "data" (base64)')
         try:
             data = base64.b64decode(item['data'], validate=True)
         except (ValueError, binascii.Error):
-            raise ImportRejected(f'{place}: its "data" is not base64.') from None
+            raise damaged(f'{place}: its "data" is not base64') from None
         if hashlib.sha256(data).hexdigest() != file_id:
-            raise ImportRejected(f'{place}: its bytes do not match its id; the export is damaged.')
+            raise damaged(f'{place}: its bytes do not match its id')
         name = file_name(item.get('name'))
         try:
             check(data, name)
         except FileRejected as e:
-            raise ImportRejected(f'{place}: {e}') from None
+            raise ImportRejected(f'This export carries an attached file that this Rooms cannot keep ({place}: '
+                                 f'{str(e).rstrip(".")}). Import it into the Rooms it was exported from, or export '
+                                 'the room again without that file.') from None
         found[file_id] = (name, data)
     return found
 
@@ -203,14 +220,14 @@ def _check_list(records: list[Any], where: str, ids: set[str], depth: int) -> No
             elif last_seq is not None and record['seq'] <= last_seq:
                 problem = f'its seq {record["seq"]} does not come after the previous one ({last_seq})'
         if problem is not None:
-            raise ImportRejected(f'{place}: {problem}.')
+            raise damaged(f'{place}: {problem}')
         ids.add(record['id'])
         last_seq = record['seq']
         for number, version in enumerate(record.get('versions') or [], start=1):
             if depth >= MAX_VERSION_DEPTH:
-                raise ImportRejected(f'{place}: its versions are nested more than {MAX_VERSION_DEPTH} deep.')
+                raise damaged(f'{place}: its versions are nested more than {MAX_VERSION_DEPTH} deep')
             if (problem := _check_version(version)) is not None:
-                raise ImportRejected(f'{place}, version {number}: {problem}.')
+                raise damaged(f'{place}, version {number}: {problem}')
             _check_list(version['tail'], f'{place}, version {number}, message', ids, depth + 1)
 
 
@@ -220,7 +237,7 @@ def _check_record(record: Any) -> str | None:
         return 'it is not an object'
     missing = [key for key in REQUIRED if key not in record]
     if missing:
-        return f'it lacks {", ".join(missing)}'
+        return f'it has no {", ".join(missing)}'
     if not isinstance(record['id'], str) or not MESSAGE_ID_PATTERN.fullmatch(record['id']):
         return '"id" must be 1 to 64 letters, digits, - or _'
     if not is_count(record['seq']):
@@ -263,7 +280,7 @@ def _check_version(version: Any) -> str | None:
         return 'it is not an object'
     missing = [key for key in (*REQUIRED_VERSION_FIELDS, 'tail') if key not in version]
     if missing:
-        return f'it lacks {", ".join(missing)}'
+        return f'it has no {", ".join(missing)}'
     if not isinstance(version['tail'], list):
         return '"tail" must be a list of messages'
     return _check_fields(version)

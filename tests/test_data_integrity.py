@@ -169,7 +169,7 @@ def test_parse_export_accepts_only_what_a_room_can_hold() -> None:
 
 def test_the_title_is_parsed_with_the_messages_and_cleaned_like_them() -> None:
     parsed = transfer.parse_export(as_body(export_of(record(), title=f' Big\nroom{LONE} ')))
-    assert (len(parsed.messages), parsed.title) == (1, 'Big room\ufffd')
+    assert (len(parsed.messages), parsed.title) == (1, 'Big room\ufffd (imported)')
 
 
 def test_every_door_into_a_room_cleans_text_the_same_way(tmp_path: Path) -> None:
@@ -260,7 +260,7 @@ async def test_the_import_body_is_parsed_once_and_off_the_event_loop(
         http_rooms: tuple[httpx.AsyncClient, Rooms], monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: the title was read by parsing the whole body (up to 20 MB) again on the event loop."""
     http, rooms = http_rooms
-    body = json.dumps(export_of(record(), title='Imported')).encode()
+    body = json.dumps(export_of(record(), title='Book club')).encode()
     parsed_on: list[str] = []
     loads = json.loads
 
@@ -273,7 +273,7 @@ async def test_the_import_body_is_parsed_once_and_off_the_event_loop(
     assert response.status_code == 201
     assert len(parsed_on) == 1 and parsed_on[0] != threading.main_thread().name, parsed_on
     hub = rooms.open_hub(response.json()['room'])
-    assert hub is not None and hub.summary().title == 'Imported'
+    assert hub is not None and hub.summary().title == 'Book club (imported)'
 
 
 def assert_renders(message: dict[str, Any], name: str) -> None:

@@ -97,7 +97,8 @@ async def test_export_json_round_trips_through_import_into_a_new_room(
     assert imported[0]['content'] == UNICODE and imported[0]['author'] == 'Ann'
     assert imported[2]['content'] == 'lone surrogate \ufffd kept'
     copy = rooms.open_hub(new_id)
-    assert copy is not None and copy.summary().title == export['title'], 'the exported title comes along'
+    assert copy is not None and copy.summary().title == f'{export["title"]} (imported)', \
+        'the exported title comes along, marked so the copy can be told from its source'
 
     again = await http.post('/api/rooms/import', content=response.content)
     assert again.json()['room'] not in {new_id, 'source'}, 'every import makes a new room'
@@ -111,6 +112,29 @@ async def test_export_json_round_trips_through_import_into_a_new_room(
         assert [message_to_record(m) for m in hub.messages] == expected
     finally:
         await reopened.close()
+
+
+async def test_an_imported_room_is_titled_apart_from_its_source(http: httpx.AsyncClient, rooms: Rooms) -> None:
+    """Regression (issue 12): an imported room had its source's title, so the list showed two rooms of one name."""
+    await fill(rooms, 'source', [Message(id='s1', seq=1, role='user', content='## Plans for **June**')])
+    exported = (await http.get('/api/rooms/source/export.json')).content
+    first = (await http.post('/api/rooms/import', content=exported)).json()['room']
+    again = (await http.post('/api/rooms/import', content=(await http.get(f'/api/rooms/{first}/export.json')).content))
+    titles = {s.id: s.title for s in await rooms.summaries()}
+    assert titles == {'source': 'Plans for June', first: 'Plans for June (imported)',
+                      again.json()['room']: 'Plans for June (imported)'}, 'an import of an import is marked once'
+    untitled = json.dumps(export_of(record(content='> **no** title here'), title=None)).encode()
+    assert parse_export(untitled).title == 'no title here (imported)'
+
+
+async def test_an_import_the_server_cannot_save_says_who_can_fix_it(
+        http: httpx.AsyncClient, rooms: Rooms, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*_args: Any) -> None:
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(rooms, '_write_new_room', full)
+    response = await http.post('/api/rooms/import', content=json.dumps(export_of(record())).encode())
+    assert response.status_code == 507
+    assert 'No space left on device' in response.json()['error'] and 'Whoever runs Rooms' in response.json()['error']
 
 
 async def test_export_json_of_unknown_or_invalid_room_is_404_json(http: httpx.AsyncClient) -> None:
@@ -182,14 +206,19 @@ BAD_IMPORTS: list[tuple[bytes, str]] = [
     (json.dumps(export_of(record(author=['x']))).encode(), '"author"'),
     (json.dumps(export_of(record(id='has space'))).encode(), '"id"'),
     (json.dumps(export_of(record(usage={'input_tokens': -1}))).encode(), '"usage"'),
-    (json.dumps(export_of(record(versions=[{'content': 'x'}]))).encode(), 'version 1: it lacks'),
+    (json.dumps(export_of(record(versions=[{'content': 'x'}]))).encode(), 'version 1: it has no'),
     (json.dumps(export_of(record(version=3))).encode(), '"version"'),
-    (json.dumps(export_of({'id': 'm1'})).encode(), 'it lacks seq'),
+    (json.dumps(export_of({'id': 'm1'})).encode(), 'it has no seq'),
     (json.dumps(export_of(record(), record(seq=2))).encode(), 'used twice'),
     (json.dumps(export_of(record(seq=5), record(id='m2', seq=5))).encode(), 'does not come after'),
     (json.dumps(export_of(record(), 'text')).encode(), 'Message 2: it is not an object'),
     (b'[' * 100_000 + b']' * 100_000, 'nested too deeply'),
 ]
+
+
+ACTIONS = ('Export a room with its "Export as JSON" button', 'Export the room again', 'Update this Rooms',
+           'Export a room that has messages')
+"""What a refused import tells a person to do, one of these always."""
 
 
 @pytest.mark.parametrize(('body', 'reason'), BAD_IMPORTS)
@@ -199,7 +228,10 @@ async def test_bad_import_is_refused_with_the_reason_and_creates_nothing(
     before = sorted(p.name for p in data_dir.iterdir())
     response = await http.post('/api/rooms/import', content=body)
     assert response.status_code == 400, response.text
-    assert reason in response.json()['error']
+    error = response.json()['error']
+    assert reason in error
+    assert any(action in error for action in ACTIONS), f'says what to do: {error}'
+    assert 'lacks' not in error and '/api/' not in error, 'plain words'
     assert sorted(p.name for p in data_dir.iterdir()) == before
     assert [s.id for s in await rooms.summaries()] == ['existing']
 
@@ -313,7 +345,7 @@ async def test_home_page_import_opens_the_new_room_and_a_bad_file_creates_nothin
     upload = user.find(marker='import').elements.pop()
     assert upload.props['data-testid'] == 'import'
     await upload.handle_uploads([SmallFileUpload('bad.json', 'application/json', b'{"format": "rooms-export"')])
-    await user.should_see('Nothing was imported from bad.json: The file is not valid JSON')
+    await user.should_see('Nothing was imported from bad.json: This file is not a Rooms export: it is not valid JSON')
     assert await rooms.summaries() == []
     await upload.handle_uploads([SmallFileUpload('room.json', 'application/json', good)])
     await user.should_see('imported reply', retries=30)
