@@ -40,7 +40,7 @@ INLINE: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
 
 def plain_text(markdown: str) -> str:
     """The words of a Markdown text without its syntax, line by line (blank lines and table rules dropped)."""
-    lines = markdown.splitlines()
+    lines = [_unquoted(line) for line in markdown.splitlines()]  # a quote holds tables and code like the rest
     table_rows = _table_rows(lines)
     out: list[str] = []
     fence: str | None = None
@@ -62,8 +62,6 @@ def plain_text(markdown: str) -> str:
 
 def _plain_line(line: str, in_table: bool) -> str:
     line = ESCAPED.sub(lambda m: chr(ESCAPE_BASE + ord(m.group(1))), line)
-    while (quote := QUOTE.match(line)) is not None:
-        line = line[quote.end():]
     if RULE.match(line) or REFERENCE_DEFINITION.match(line) or (in_table and TABLE_DELIMITER.match(line)):
         return ''
     if (heading := HEADING.match(line)) is not None:
@@ -78,6 +76,12 @@ def _plain_line(line: str, in_table: bool) -> str:
         return chr(CODE_BASE + len(spans) - 1)
     line = _inline(CODE_SPAN.sub(parked, line)).translate({CODE_BASE + n: span for n, span in enumerate(spans)})
     return ' '.join(line.split())
+
+
+def _unquoted(line: str) -> str:
+    while (quote := QUOTE.match(line)) is not None:
+        line = line[quote.end():]
+    return line
 
 
 def _inline(text: str) -> str:

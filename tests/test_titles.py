@@ -30,6 +30,7 @@ def message(content: str, *files: Attachment) -> Message:
     ('2 * 3 = 6 and 4*5, a_b_c, 5 > 3', '2 * 3 = 6 and 4*5, a_b_c, 5 > 3'),
     ('my apple <b>pie</b> burned', 'my apple <b>pie</b> burned'),
     ('---\n***\n', ''),
+    ('> | a | b |\n> |---|---|\n> | 1 | 2 |\n>\n> ```\n> code\n> ```', 'a b\n1 2\ncode'),
 ])
 def test_plain_text_keeps_the_words_and_drops_the_markdown(markdown: str, plain: str) -> None:
     assert plain_text(markdown) == plain
