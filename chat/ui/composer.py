@@ -31,6 +31,11 @@ class Composer:
         self.replying_to: Message | None = None
         """The message the next one sent from this tab replies to."""
         with ui.footer().classes('composer-bar px-2 py-2'):
+            # above the bar, over the end of the list: it never takes room from the text box
+            with ui.element('div').classes('stop-float'):
+                self.stop_button = ui.button('Stop', icon='stop', on_click=stop) \
+                    .props('unelevated rounded no-caps no-wrap data-testid=stop aria-label=Stop').mark('stop') \
+                    .classes('stop-button')
             with ui.column().classes('w-full max-w-3xl mx-auto gap-1'):
                 with ui.row().classes('reply-chip w-full items-center no-wrap gap-1') \
                         .props('data-testid=replying-to').mark('replying-to') as self.reply_chip:
@@ -53,10 +58,8 @@ class Composer:
                         .props('round outline data-testid=ask-claude aria-label="Send and ask Claude"') \
                         .mark('ask-claude').tooltip('Send and ask Claude (Ctrl+Enter)')
                     ui.button(icon='send', on_click=self.send) \
-                        .props('round data-testid=send aria-label=Send').mark('send')
-                    self.stop_button = ui.button('Stop', icon='stop', on_click=stop) \
-                        .props('outline no-caps no-wrap data-testid=stop color=negative aria-label=Stop').mark('stop')
-                with ui.row().classes('w-full items-center gap-3 text-xs text-gray-500'):
+                        .props('round unelevated data-testid=send aria-label=Send').mark('send')
+                with ui.row().classes('composer-meta w-full items-center gap-3'):
                     self.reply_mode = ui.label().classes('reply-mode').props('data-testid=reply-mode') \
                         .mark('reply-mode')
                     self.room_usage = ui.label().props('data-testid=room-usage')

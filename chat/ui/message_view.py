@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -69,41 +70,53 @@ class MessageView:
         self.message = message
         self._intents = intents
         self._prices = prices
-        with ui.element('div').classes('msg flex flex-col gap-1 w-full').props('data-testid=message') as self.frame:
-            with ui.row().classes('msg-head items-center'):
-                who = message.author or 'Someone' if message.role == 'user' else 'Claude'
-                ui.label(who).classes('font-semibold').props('data-testid=message-author')
-                if message.role == 'assistant' and message.model:
-                    ui.label(message.model).classes('opacity-70').props('data-testid=message-model')
-                stamp = time.strftime('%H:%M', time.localtime(message.created_at))
-                full = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(message.created_at))
-                ui.label(stamp).classes('opacity-70').props(f'title="{full}"')  # a native tooltip: no component
-                self.edited = ui.label('edited').classes('opacity-70 italic').props('data-testid=edited') \
-                    .tooltip('The author changed this message after sending it')
-                self.status = ui.label().classes('opacity-80 italic').props('data-testid=message-status')
-                self.usage = ui.label().classes('opacity-60').props('data-testid=usage')
-            if message.reply_to:
-                self._quote(message.reply_to)
-            self.parts = ReplyParts(room_id, message) if message.role == 'assistant' else None
-            self.body = self.body_factory(room_id, message)
-            self.body.props('data-testid=message-content')
-            if self.parts is not None:
-                self.parts.add_sources()
-            if message.attachments:  # they never change: an edit keeps them, a version shares them
-                show_attachments(message.attachments)
-            self.error = ui.label().classes('msg-error').props('data-testid=error')
-            self.left_out = ui.label().classes('text-xs text-gray-500 italic').props('data-testid=context-notice')
-            self.reactions = ReactionChips(lambda emoji: self._intents.react(self.message, emoji))
-            self.actions = ui.row().classes('gap-2')
+        who = message.author or 'Someone' if message.role == 'user' else 'Claude'
+        with ui.element('div').classes('msg').props('data-testid=message') as self.frame:
+            # room.js groups a person's consecutive messages and marks new days from these two
+            self.frame.props['data-author-key'] = author_key(message)
+            self.frame.props['data-ts'] = f'{message.created_at:.0f}'
+            avatar(message, who)
+            with ui.element('div').classes('msg-main'):
+                self._head(message, who)
+                if message.reply_to:
+                    self._quote(message.reply_to)
+                self.parts = ReplyParts(room_id, message) if message.role == 'assistant' else None
+                self.body = self.body_factory(room_id, message)
+                self.body.props('data-testid=message-content')
+                self.waiting = ui.label('Waiting for Claude…').classes('msg-waiting typing-dots') \
+                    .props('data-testid=waiting')
+                if self.parts is not None:
+                    self.parts.add_sources()
+                if message.attachments:  # they never change: an edit keeps them, a version shares them
+                    show_attachments(message.attachments)
+                self.error = ui.label().classes('msg-error').props('data-testid=error')
+                self.left_out = ui.label().classes('msg-note').props('data-testid=context-notice')
+                self.reactions = ReactionChips(lambda emoji: self._intents.react(self.message, emoji))
+                self.actions = ui.row().classes('msg-actions').props('role=group aria-label="Message actions"')
         self._actions_shown: tuple[object, ...] | None = None
         self.refresh(message, is_last=is_last)
+
+    def _head(self, message: Message, who: str) -> None:
+        with ui.row().classes('msg-head'):
+            ui.label(who).classes('msg-author').props('data-testid=message-author')
+            if message.role == 'assistant' and message.model:
+                ui.label(message.model).classes('msg-meta msg-model').props('data-testid=message-model')
+            stamp = time.strftime('%H:%M', time.localtime(message.created_at))
+            full = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(message.created_at))
+            # room.js turns the stamp into "3 min ago" and the title into the reader's own date and time
+            ui.label(stamp).classes('msg-meta msg-time').props(f'title="{full}" data-ts={message.created_at:.0f}')
+            self.edited = ui.label('edited').classes('msg-meta italic').props('data-testid=edited') \
+                .tooltip('The author changed this message after sending it')
+            self.status = ui.label().classes('msg-meta msg-status italic').props('data-testid=message-status')
+            self.usage = ui.label().classes('msg-meta').props('data-testid=usage')
 
     def refresh(self, message: Message, *, is_last: bool) -> None:
         """Show the message's current status, error and actions (not its text: that streams on its own)."""
         self.message = message
         viewer = self._viewer()
         self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id} '
-                         f'data-mention={"true" if self._concerns(message, viewer) else "false"}')
+                         f'data-mention={"true" if self._concerns(message, viewer) else "false"} '
+                         f'data-own={"true" if viewer.id is not None and message.author_id == viewer.id else "false"}')
         self.status.set_text(f'retrying: {message.note}' if message.note else
                              message.activity or STATUS_LABELS[message.status]
                              if message.status != Status.STREAMING else STATUS_LABELS[message.status])
@@ -117,6 +130,7 @@ class MessageView:
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
+        self.show_waiting(message.status == Status.STREAMING and not message.content and not message.thinking)
         if self.parts is not None:
             self.parts.refresh(message)
         self.reactions.show(message.reactions, viewer.id)
@@ -130,7 +144,8 @@ class MessageView:
         with self.actions:
             if message.versions:
                 self._version_switch(message)
-            self._button('Copy', 'content_copy', 'copy', self._copy)
+            if message.content.strip():  # a reply that failed before its first word has nothing to copy
+                self._button('Copy', 'content_copy', 'copy', self._copy)
             if self._intents.can_edit(message):
                 self._button('Edit', 'edit', 'edit', self._open_editor)
             self._button('Reply', 'reply', 'reply', lambda: self._intents.reply(self.message))
@@ -141,6 +156,12 @@ class MessageView:
                     self._button('Continue', 'play_arrow', 'continue', lambda: self._intents.resume(self.message))
             elif message.role == 'assistant' and is_last:
                 self._button('Regenerate', 'autorenew', 'regenerate', lambda: self._intents.regenerate(self.message))
+
+    def show_waiting(self, waiting: bool) -> None:
+        """Until a reply's first text arrives it says it waits for Claude, not an empty "writing…" bubble."""
+        if waiting != self.waiting.visible:
+            self.waiting.set_visibility(waiting)
+            self.status.set_visibility(not waiting)
 
     @staticmethod
     def _wanted_actions(message: Message, is_last: bool) -> tuple[object, ...]:
@@ -176,18 +197,22 @@ class MessageView:
         return quoted is not None and quoted.author_id == viewer.id
 
     def _button(self, text: str, icon: str, testid: str, action: Callable[[], None]) -> None:
-        ui.button(text, icon=icon, on_click=action).props(f'flat dense no-caps size=sm data-testid={testid}') \
-            .mark(testid)
+        ui.button(text, icon=icon, on_click=action, color=None) \
+            .props(f'flat dense no-caps data-testid={testid}').classes('msg-action').mark(testid)
 
     def _version_switch(self, message: Message) -> None:
         count, shown = len(message.versions) + 1, message.version
         with ui.row().classes('items-center gap-0'):
-            ui.button(icon='chevron_left', on_click=lambda: self._intents.select_version(self.message, shown - 1)) \
-                .props('flat dense round size=sm data-testid=version-prev').mark('version-prev').set_enabled(shown > 0)
-            ui.label(f'{shown + 1} / {count}').classes('text-xs').props('data-testid=version')
-            ui.button(icon='chevron_right', on_click=lambda: self._intents.select_version(self.message, shown + 1)) \
-                .props('flat dense round size=sm data-testid=version-next').mark('version-next') \
-                .set_enabled(shown + 1 < count)
+            ui.button(icon='chevron_left', on_click=lambda: self._intents.select_version(self.message, shown - 1),
+                      color=None) \
+                .props('flat dense round data-testid=version-prev aria-label="Previous version"') \
+                .classes('msg-action').mark('version-prev').set_enabled(shown > 0)
+            ui.label(f'{shown + 1} / {count}').classes('msg-meta').props('data-testid=version') \
+                .props(f'aria-label="Version {shown + 1} of {count}"')
+            ui.button(icon='chevron_right', on_click=lambda: self._intents.select_version(self.message, shown + 1),
+                      color=None) \
+                .props('flat dense round data-testid=version-next aria-label="Next version"') \
+                .classes('msg-action').mark('version-next').set_enabled(shown + 1 < count)
 
     def _copy(self) -> None:
         ui.run_javascript(f'window.roomsCopy({json.dumps(self.message.content)})')
@@ -209,6 +234,34 @@ class MessageView:
                 ui.button('Cancel', on_click=dialog.close).props('flat')
                 ui.button('Save and answer', on_click=save).props('data-testid=edit-save').mark('edit-save')
         dialog.open()
+
+
+AVATAR_COLOURS = ('#b91c1c', '#c2410c', '#a16207', '#4d7c0f', '#15803d', '#0f766e', '#0369a1', '#1d4ed8',
+                  '#6d28d9', '#a21caf', '#be185d', '#475569')
+"""Backgrounds for a person's initials: each keeps white text above 4.5:1."""
+
+
+def author_key(message: Message) -> str:
+    """Who wrote a message, for its avatar colour and for grouping: the participant id, else the name."""
+    if message.role == 'assistant':
+        return 'claude'
+    return message.author_id or f'name:{(message.author or "").casefold()}'
+
+
+def avatar(message: Message, who: str) -> None:
+    """Initials on a colour of their own (the same for a person in every room and tab), or Claude's mark."""
+    if message.role == 'assistant':
+        with ui.element('div').classes('msg-avatar msg-avatar-claude').props('aria-hidden=true'):
+            ui.icon('auto_awesome', size='18px')
+        return
+    colour = AVATAR_COLOURS[zlib.crc32(author_key(message).encode()) % len(AVATAR_COLOURS)]
+    ui.label(initials(who) if message.author else '?').classes('msg-avatar') \
+        .props('aria-hidden=true').style(f'background: {colour}')
+
+
+def initials(name: str) -> str:
+    words = [word for word in re.split(r'[\s._-]+', name) if word]
+    return ''.join(word[0] for word in words[:2]).upper() or '?'
 
 
 def mentions(text: str, name: str) -> bool:

@@ -15,9 +15,9 @@ EMOJI_NAMES = {'👍': 'thumbs up', '❤️': 'heart', '😂': 'laughing', '🎉
 
 def reaction_picker(on_pick: Callable[[str], None]) -> ui.button:
     """The `react` action: a button opening a small menu of the reaction emoji (Tab moves through them, Esc closes)."""
-    with ui.button(icon='add_reaction') \
-            .props('flat dense no-caps size=sm data-testid=react aria-label="Add a reaction" aria-haspopup=menu') \
-            .mark('react') as button:
+    with ui.button(icon='add_reaction', color=None) \
+            .props('flat dense no-caps data-testid=react aria-label="Add a reaction" aria-haspopup=menu') \
+            .classes('msg-action').mark('react') as button:
         # above the button: the menu opens below it, and a tooltip there would cover the first emoji
         ui.tooltip('React').props('anchor="top middle" self="bottom middle"')
         # auto-close: a pick closes the menu in the browser at once, without waiting for the server

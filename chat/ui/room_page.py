@@ -34,7 +34,7 @@ demand."""
 
 
 def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog, links: RoomLinks) -> None:
-    @ui.page('/room/{room_id}')
+    @ui.page('/room/{room_id}', language='en-US')
     async def room_page(room_id: str, client: Client) -> None:
         if not is_valid_room_id(room_id):
             raise HTTPException(status_code=404, detail='No such room: room ids use letters, digits, - and _.')
@@ -70,13 +70,17 @@ class RoomView:
                 ui.button(icon='tune', on_click=lambda: open_room_settings(hub, catalog, delete, sharing, self)) \
                     .props('flat round dense color=white data-testid=room-settings aria-label="Room settings"') \
                     .mark('room-settings').tooltip('Room settings')
-            with ui.column().classes('w-full max-w-3xl mx-auto gap-3 px-2 messages') as self.column:
+            # what screen readers hear of new messages (room.js fills it): they need not move to the list to know
+            ui.element('div').classes('sr-only').props('role=status aria-live=polite data-testid=announcer')
+            with ui.column().classes('messages') as self.column:
                 self.notice = ui.label().classes('room-notice w-full p-2').props('data-testid=room-notice')
                 self.earlier = ui.button('Show earlier messages', on_click=self._show_earlier) \
-                    .props('flat dense data-testid=load-earlier').classes('self-center').mark('load-earlier')
-                self.empty = ui.label('No messages yet. Say hello! Everyone who opens this link sees the '
-                                      'conversation, and Claude\'s replies stream into every tab live.') \
-                    .classes('self-center text-gray-500 py-8 text-center').props('data-testid=empty-room')
+                    .props('flat dense data-testid=load-earlier').classes('load-earlier').mark('load-earlier')
+                with ui.column().classes('empty-room').props('data-testid=empty-room') as self.empty:
+                    ui.icon('forum', size='44px').classes('empty-room-icon')
+                    ui.label('Start the conversation').classes('empty-room-title')
+                    ui.label('Write the first message below. Everyone who opens this room\'s link sees it, and '
+                             'Claude\'s replies stream into every tab live.').classes('empty-room-text')
                 # loads the message component with the page: loading it with the first message would delay the
                 # composer's reset until after it, wiping what someone typed meanwhile
                 MessageBody(room=hub.room_id, msgid='', text='', streaming=False).classes('hidden')
@@ -141,8 +145,10 @@ class RoomView:
             ui.notify(str(e), type='warning')
 
     def _on_event(self, event: RoomEvent) -> None:
-        if event.kind == 'delta':
-            return  # text reaches the browser through the socket room (live.py)
+        if event.kind == 'delta':  # its text reaches the browser through the socket room (live.py)
+            if event.text and event.message and (view := self.views.get(event.message.id)) and view.waiting.visible:
+                view.show_waiting(False)  # the first word is in
+            return
         message = event.message
         if event.kind == 'added' and message is not None:
             with self.column:

@@ -105,20 +105,144 @@ window.roomsCopy = async (text) => {
   }
 };
 
-// Theme: follows the system until the person picks one; the choice is remembered by this browser.
+// Theme: follows the system until the person picks one; the choice is remembered by this browser. The header's
+// toggle shows the choice in force: its icon, its label and aria-pressed (true: dark, false: light, mixed: system).
 (() => {
   const order = ['auto', 'dark', 'light'];
-  const apply = (mode) => window.Quasar?.Dark.set(mode === 'auto' ? 'auto' : mode === 'dark');
+  const looks = {
+    auto: { icon: 'brightness_auto', name: 'as the system', pressed: 'mixed' },
+    dark: { icon: 'dark_mode', name: 'dark', pressed: 'true' },
+    light: { icon: 'light_mode', name: 'light', pressed: 'false' },
+  };
+  const saved = () => (order.includes(localStorage.getItem('rooms-theme')) ? localStorage.getItem('rooms-theme') : 'auto');
+  function apply(mode) {
+    window.Quasar?.Dark.set(mode === 'auto' ? 'auto' : mode === 'dark');
+    const look = looks[mode];
+    const next = looks[order[(order.indexOf(mode) + 1) % order.length]];
+    for (const button of document.querySelectorAll('[data-testid=theme-toggle]')) {
+      button.setAttribute('aria-label', `Theme: ${look.name}`);
+      button.setAttribute('aria-pressed', look.pressed);
+      button.setAttribute('title', `Theme: ${look.name} (click for ${next.name})`);
+      button.setAttribute('data-theme', mode);
+      const icon = button.querySelector('.q-icon');
+      if (icon) icon.textContent = look.icon;
+    }
+  }
   function applySaved() {
-    if (!window.Quasar || !window.socket) return setTimeout(applySaved, 30);  // after NiceGUI set its default
-    apply(localStorage.getItem('rooms-theme') || 'auto');
+    if (!window.Quasar || !window.socket || !document.querySelector('[data-testid=theme-toggle]')) {
+      return setTimeout(applySaved, 30);  // after NiceGUI set its default and drew the header
+    }
+    apply(saved());
   }
   applySaved();
   window.roomsCycleTheme = () => {
-    const next = order[(order.indexOf(localStorage.getItem('rooms-theme') || 'auto') + 1) % order.length];
+    const next = order[(order.indexOf(saved()) + 1) % order.length];
     localStorage.setItem('rooms-theme', next);
     apply(next);
   };
+})();
+
+// The message list, arranged for reading: a person's consecutive messages within a few minutes form one group (one
+// avatar and name), each new day starts under a separator ("Today", "Yesterday", a date), times read "5 min ago"
+// with the full date and time as their title. A polite live region tells screen readers of new messages.
+(() => {
+  const GROUP_SECONDS = 5 * 60;
+  const dayOf = (date) => new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
+  function dayLabel(date, now) {
+    const days = Math.round((dayOf(now) - dayOf(date)) / 86400000);
+    if (days === 0) return 'Today';
+    if (days === 1) return 'Yesterday';
+    const options = { weekday: 'long', month: 'long', day: 'numeric' };
+    if (date.getFullYear() !== now.getFullYear()) options.year = 'numeric';
+    return date.toLocaleDateString(undefined, options);
+  }
+  function timeLabel(date, now) {
+    const seconds = (now - date) / 1000;
+    if (seconds < 60) return 'just now';
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+    return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function arrange() {
+    const now = new Date();
+    let previous = null;
+    for (const message of document.querySelectorAll('.messages > [data-testid=message]')) {
+      const ts = Number(message.getAttribute('data-ts'));
+      const date = new Date(ts * 1000);
+      const day = dayLabel(date, now);
+      const before = previous && Number(previous.getAttribute('data-ts'));
+      const newDay = !previous || dayOf(new Date(before * 1000)) !== dayOf(date);
+      setAttribute(message, 'data-day', newDay ? day : null);
+      const grouped = !newDay && previous.getAttribute('data-author-key') === message.getAttribute('data-author-key')
+        && ts - before < GROUP_SECONDS && message.getAttribute('data-role') === 'user';
+      setAttribute(message, 'data-grouped', grouped ? 'true' : null);
+      const time = message.querySelector('.msg-time');
+      if (time) {
+        const text = timeLabel(date, now);
+        if (time.textContent !== text) time.textContent = text;
+        setAttribute(time, 'title', date.toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'short' }));
+      }
+      previous = message;
+    }
+  }
+  function setAttribute(element, name, value) {
+    if (value === null) element.removeAttribute(name);
+    else if (element.getAttribute(name) !== value) element.setAttribute(name, value);
+  }
+
+  const statuses = new Map();  // message id -> status, to tell a reply that just finished
+  function announceChanges(initial) {
+    const all = document.querySelectorAll('.messages > [data-testid=message]');
+    const last = all[all.length - 1];
+    for (const message of all) {
+      const id = message.getAttribute('data-message-id');
+      const status = message.getAttribute('data-status');
+      const before = statuses.get(id);
+      statuses.set(id, status);
+      if (initial || before === status) continue;
+      if (before === undefined && message === last && message.getAttribute('data-role') === 'user'
+          && message.getAttribute('data-own') !== 'true') {
+        announce(`${author(message)}: ${excerpt(message)}`);
+      } else if (before === 'streaming') {
+        announce(status === 'complete' ? `Claude replied: ${excerpt(message)}`
+          : status === 'error' ? "Claude's reply failed." : `Claude's reply was ${status}.`);
+      }
+    }
+  }
+  const author = (message) => message.querySelector('[data-testid=message-author]')?.textContent || 'Someone';
+  function excerpt(message) {
+    const text = (message.querySelector('[data-testid=message-content]')?.textContent || '').replace(/\s+/g, ' ');
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text.trim() || '(attachments)';
+  }
+  function announce(text) {
+    const region = document.querySelector('[data-testid=announcer]');
+    if (region) region.textContent = text;
+  }
+
+  function watch(list) {
+    arrange();
+    announceChanges(true);
+    let pending = false;
+    const changed = () => {
+      if (pending) return;
+      pending = true;  // once per frame, however many messages came
+      requestAnimationFrame(() => { pending = false; arrange(); announceChanges(false); });
+    };
+    new MutationObserver(changed).observe(list, { childList: true });
+    // only a status attribute: a streaming reply's text changes must not cost anything here
+    new MutationObserver(changed).observe(list, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
+    setInterval(arrange, 30000);
+  }
+  const found = () => document.querySelector('.messages');
+  if (found()) watch(found());
+  else {
+    const waiting = new MutationObserver(() => {
+      if (!found()) return;
+      waiting.disconnect();
+      watch(found());
+    });
+    waiting.observe(document.documentElement, { childList: true, subtree: true });
+  }
 })();
 
 // Keyboard shortcuts (listed in the header's keyboard dialog).
