@@ -138,3 +138,18 @@ async def test_through_a_room_regenerate_differs_and_continue_continues(settings
         assert final.content in {demo_reply('Ann: How do rooms work?', variant=v) for v in range(VARIANTS)}
     finally:
         await rooms.close()
+
+
+async def test_through_a_room_thinking_shows_first_and_web_search_is_declined(settings: Settings) -> None:
+    rooms = make_rooms(settings, Demo(delay=0.001))  # type: ignore[arg-type]
+    try:
+        hub = await rooms.get('thinking-room')
+        hub.configure(thinking_budget=1024, web_search=True)
+        await hub.post('Search the news for me')
+        await wait_idle(hub)
+        reply = hub.messages[-1]
+        assert reply.status == Status.COMPLETE and reply.thinking.startswith('The message says “Search the news')
+        assert reply.content.startswith('**Demo model**') and 'the demo model cannot search the web' in reply.content
+        assert reply.usage is not None and reply.usage.output_tokens > len(reply.content) // 6
+    finally:
+        await rooms.close()
