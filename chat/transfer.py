@@ -143,6 +143,8 @@ def parse_export(data: bytes | str) -> ParsedExport:
         raise ImportRejected(f'This file is not a Rooms export: it is not valid JSON (the first error is at line '
                              f'{e.lineno}, column {e.colno}). If it was an export, it was cut short or changed by '
                              f'hand. {EXPORT_AGAIN}') from None
+    except ValueError as e:  # valid JSON Python refuses to read, such as a number of 5,000 digits
+        raise ImportRejected(f'This file is not a Rooms export: it cannot be read ({e}). {EXPORT_AGAIN}') from None
     if not isinstance(document, dict) or document.get('format') != EXPORT_FORMAT:
         raise ImportRejected(NOT_AN_EXPORT.format(why=''))
     version = document.get('version')

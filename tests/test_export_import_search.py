@@ -191,6 +191,7 @@ def record(**fields: Any) -> dict[str, Any]:
 BAD_IMPORTS: list[tuple[bytes, str]] = [
     (b'this is not json', 'not valid JSON'),
     (b'\xff\xfe{"a": 1}', 'not UTF-8'),
+    (b'{"seq": ' + b'9' * 5000 + b'}', 'cannot be read (Exceeds the limit'),
     (json.dumps([1, 2]).encode(), 'not a Rooms export'),
     (json.dumps(export_of(record(), format='other')).encode(), 'not a Rooms export'),
     (json.dumps(export_of(record(), version=2)).encode(), 'version 2'),
