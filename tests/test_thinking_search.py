@@ -275,3 +275,31 @@ async def test_the_api_reads_and_changes_thinking_and_web_search(
     new = created.json()['room']
     assert (await client.get(f'/api/rooms/{new}/messages')).json()['messages'][-1]['thinking'] == \
         messages[-1]['thinking']
+
+
+async def test_the_settings_dialog_turns_on_thinking_and_search_and_says_the_demo_answers(app_users: Any) -> None:
+    rooms, new_user = app_users
+    ann, bob = new_user(), new_user()
+    await ann.open('/room/dialog')
+    await bob.open('/room/dialog')
+    ann.find(marker='room-settings').click()
+    await ann.should_see(marker='settings-demo')
+    await ann.should_see('every reply comes from the offline demo model')
+    ann.find(marker='settings-thinking').clear().type('2048')
+    ann.find(marker='settings-web-search').click()
+    ann.find(marker='settings-save').click()
+    await asyncio.sleep(0.1)
+    hub = rooms.open_hub('dialog')
+    assert hub is not None and (hub.room_settings.thinking_budget, hub.room_settings.web_search) == (2048, True)
+
+    ann.find(marker='composer').type('think about it').trigger('keydown.enter.exact.prevent')
+    await bob.should_see(marker='thinking')  # the demo thinks, live in the other tab too
+    await wait_idle(hub)
+    await bob.should_see('Thought process')
+    assert hub.messages[-1].thinking
+
+    ann.find(marker='room-settings').click()
+    ann.find(marker='settings-thinking').clear().type('100')
+    ann.find(marker='settings-save').click()
+    await ann.should_see('thinking budget is 0 (off) or a whole number')
+    assert hub.room_settings.thinking_budget == 2048, 'a refused value changes nothing'

@@ -22,7 +22,8 @@ naming the block (``messages.0.content.1.image.source.base64: image exceeds 5 MB
 ``enqueue_blocks`` scripts a reply of several content blocks, as a reply with thinking or web search has them:
 ``{'thinking': [chunks]}`` (thinking deltas, then a signature), ``{'redacted': True}`` (an encrypted block),
 ``{'search': query, 'results': [{'url', 'title'}]}`` (a ``server_tool_use`` block whose input JSON streams in two
-pieces, then a ``web_search_tool_result``; ``'error': code`` instead of results for a failed search) and
+pieces, then, ``'seconds'`` later, a ``web_search_tool_result``; ``'error': code`` instead of results for a failed
+search) and
 ``{'text': [chunks], 'citations': [{'url', 'title', 'cited_text'}]}`` (a text block whose ``citations_delta`` events
 come before its text). ``thinking`` in a request is checked like the API does (enabled with 1,024 <= budget_tokens <
 max_tokens, a model that can think, no assistant prefill), and so are ``web_search`` tools.
@@ -339,6 +340,8 @@ class FakeAnthropic:
                                      for piece in (partial[:len(partial) // 2], partial[len(partial) // 2:])])
                 await event('content_block_stop', {'index': index})
                 index += 1
+                if block.get('seconds'):  # the search itself takes a while
+                    await asyncio.wait([eof], timeout=block['seconds'])
                 content: Any = {'type': 'web_search_tool_result_error', 'error_code': block['error']} \
                     if 'error' in block else \
                     [{'type': 'web_search_result', 'url': r['url'], 'title': r['title'], 'page_age': None,

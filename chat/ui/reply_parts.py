@@ -53,6 +53,7 @@ class ReplyParts:
         if self._thinking_box is None:
             with self.above:
                 self._thinking_box = ui.element('details').classes('reply-thinking').props('data-testid=thinking') \
+                    .mark('thinking') \
                     .style(f'{BOX} margin-bottom: 0.5rem;')
                 with self._thinking_box:
                     with ui.element('summary').classes('reply-thinking-summary') \
@@ -60,7 +61,8 @@ class ReplyParts:
                         self._summary = ui.label().style('display: inline')
                     self.thinking = MessageBody(room=self.room_id, msgid=message.id + THINKING,
                                                 text=message.thinking, streaming=message.status == Status.STREAMING)
-                    self.thinking.classes('reply-thinking-text').style('font-size: 0.9em; opacity: 0.85;')
+                    self.thinking.classes('reply-thinking-text').style('font-size: 0.9em; opacity: 0.85;') \
+                        .props('data-testid=thinking-text')
                     self._redacted = ui.label(REDACTED).classes('reply-thinking-redacted italic text-sm') \
                         .props('data-testid=thinking-redacted')
             self._thinking_box.move(self.above, target_index=0)  # above the searches it led to
@@ -81,10 +83,11 @@ class ReplyParts:
         self._tools.clear()
         with self._tools:
             for call in message.tools:
-                with ui.row().classes('reply-tool items-center no-wrap gap-1').props('data-testid=tool-activity'):
+                with ui.row().classes('reply-tool items-center no-wrap gap-1'):
                     ui.icon('error_outline' if call['error'] else 'travel_explore' if not call['done'] else 'search',
                             size='1rem').props('aria-hidden=true')
-                    ui.label(describe_search(call, stopped=message.status != Status.STREAMING))
+                    ui.label(describe_search(call, stopped=message.status != Status.STREAMING)) \
+                        .props('data-testid=tool-activity')
 
     def _show_sources(self, message: Message) -> None:
         shown = [c['url'] for c in message.citations]

@@ -46,7 +46,7 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
             .props('data-testid=settings-model').mark('settings-model')
         if demo:
             model.disable()
-            ui.label(DEMO_NOTE).classes('text-sm').props('data-testid=settings-demo')
+            ui.label(DEMO_NOTE).classes('text-sm').props('data-testid=settings-demo').mark('settings-demo')
         reply_mode = ui.select(REPLY_MODE_LABELS, value=hub.reply_mode, label='Claude answers').classes('w-full') \
             .props('data-testid=settings-reply-mode').mark('settings-reply-mode')
         max_tokens = ui.number('Max tokens per reply', value=hub.max_tokens, min=1, max=128_000, step=256,
