@@ -125,7 +125,7 @@ def not_found(room_id: str) -> JSONResponse:
 
 
 def transcript(hub: RoomHub) -> str:
-    lines = [f'# {hub.summary().title}', '', f'Room `{hub.room_id}`', '']
+    lines = [f'# {hub.summary().title}', '']
     lines += [block for message in hub.messages for block in _message_block(message)]
     return '\n'.join(lines).rstrip() + '\n'
 

@@ -310,6 +310,8 @@ class RoomHub:
                     self._tell(f'{by.label} asked for a new version of the last reply')
             elif kind in {'retry', 'continue'}:
                 reply.activity = None
+            if kind == 'continue' and not reply.content:  # stopped while thinking: it thinks afresh
+                reply.thinking, reply.thinking_redacted = '', 0
             if kind in {'retry', 'regenerate'}:
                 reply.content, reply.usage = '', None
                 reply.thinking, reply.thinking_redacted, reply.tools, reply.citations = '', 0, [], []

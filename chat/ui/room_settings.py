@@ -77,7 +77,9 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
             try:
                 hub.configure(
                     by=viewer.person,
-                    title=title.value,
+                    # the automatic title stays automatic unless it was changed here
+                    title=None if hub.room_settings.title is None and title.value == hub.summary().title
+                    else title.value,
                     system_prompt=None if system.value == defaults.system_prompt else system.value,
                     model=None if demo or model.value == defaults.model else model.value,
                     max_tokens=None if not max_tokens.value or max_tokens.value == defaults.max_tokens
