@@ -159,7 +159,7 @@ class MessageView:
 
     def show_waiting(self, waiting: bool) -> None:
         """Until a reply's first text arrives it says it waits for Claude, not an empty "writing…" bubble."""
-        if waiting != self.waiting.visible:
+        if waiting != self.waiting.visible or waiting == self.status.visible:
             self.waiting.set_visibility(waiting)
             self.status.set_visibility(not waiting)
 

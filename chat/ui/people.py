@@ -90,8 +90,8 @@ class People:
 
     def _show_name(self) -> None:
         self.name_button.set_text(self.name or 'Pick a name')
-        # the accessible name holds the visible one (a phone shows the icon and the name only)
-        self.name_button.props['aria-label'] = f'Your name: {self.name}' if self.name else 'Pick a name'
+        # the accessible name starts with the visible one, as speech input expects (a phone shows the icon only)
+        self.name_button.props['aria-label'] = f'{self.name}, your name in this room' if self.name else 'Pick a name'
 
     # presence -------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,210 @@
+"""Layout in real Chromium at phone size (390x844): wide content (a table, a 300-character code line, a long URL, a
+long word) never makes the page scroll sideways and stays inside its message; the header is one row; every dialog's
+buttons are on screen; Stop floats without squeezing the composer, a reply says it waits for Claude until its first
+word, and a reply that failed before it has nothing to copy."""
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from browser_support import AppProcess
+from playwright.sync_api import Browser, BrowserContext, Page
+from test_composer_browser import enter
+
+from chat.bench.fake_anthropic import FakeAnthropic
+
+pytestmark = pytest.mark.browser
+PHONE = {'width': 390, 'height': 844}
+COMPOSER = 'textarea[data-testid=composer]'
+BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36'
+"""NiceGUI answers Markdown instead of HTML to an agent that looks like a bot."""
+
+CODE_LINE = 'total = ' + ' + '.join(f'measurement_{i:02}' for i in range(20))
+TABLE = '\n'.join(['| ' + ' | '.join(f'Column heading {i}' for i in range(10)) + ' |',
+                   '|' + ' --- |' * 10,
+                   '| ' + ' | '.join(f'a cell with several words {i}' for i in range(10)) + ' |'])
+URL = 'https://example.com/' + '/'.join(f'a-rather-long-path-segment-{i}' for i in range(8)) + '?query=' + 'x' * 60
+WORD = 'Pneumonoultramicroscopicsilicovolcanoconiosis' * 4
+WIDE = f'Wide things:\n\n{TABLE}\n\n```python\n{CODE_LINE}\n```\n\n{URL}\n\n{WORD}'
+
+INSIDE_JS = '''() => {
+  const width = window.innerWidth;
+  const problems = [];
+  const box = (el) => el.getBoundingClientRect();
+  if (document.scrollingElement.scrollWidth > width) {
+    problems.push(`the page is ${document.scrollingElement.scrollWidth} px wide`);
+  }
+  for (const message of document.querySelectorAll('[data-testid=message]')) {
+    const outer = box(message);
+    const id = message.getAttribute('data-message-id');
+    if (outer.left < 0 || outer.right > width + 0.5) problems.push(`message ${id}: ${outer.left}..${outer.right}`);
+    const bubble = box(message.querySelector('[data-testid=message-content]').parentElement);
+    for (const wide of message.querySelectorAll('pre, table')) {
+      const inner = box(wide);
+      if (inner.left < bubble.left - 0.5 || inner.right > bubble.right + 0.5) {
+        problems.push(`${wide.tagName} in ${id}: ${inner.left}..${inner.right} vs ${bubble.left}..${bubble.right}`);
+      }
+    }
+  }
+  return problems;
+}'''
+
+BUTTONS_ON_SCREEN_JS = '''() => {
+  const problems = [];
+  const buttons = [...document.querySelectorAll('.q-dialog .q-btn')].filter((b) => b.offsetParent !== null);
+  for (const button of buttons) {
+    button.scrollIntoView({ block: 'nearest' });
+    const r = button.getBoundingClientRect();
+    if (r.left < 0 || r.top < 0 || r.right > window.innerWidth + 0.5 || r.bottom > window.innerHeight + 0.5) {
+      problems.push(`${button.textContent.trim() || button.getAttribute('aria-label')}: ${JSON.stringify(r)}`);
+    }
+  }
+  return [buttons.length, problems];
+}'''
+
+
+@pytest.fixture(scope='module')
+def wide_room(app: AppProcess, fake: FakeAnthropic) -> str:
+    """A room where a person posted the wide corpus and Claude answered with it."""
+    room = 'wide-content'
+    fake.enqueue_text(['Here it is again.\n\n', WIDE])
+    post(app, room, WIDE)
+    app.wait_for(room, lambda ms: len(ms) == 2 and ms[-1]['status'] == 'complete')
+    return room
+
+
+@pytest.fixture
+def phone(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    scheme = getattr(request, 'param', 'light')
+    context = browser.new_context(viewport=PHONE, color_scheme=scheme)
+    yield context
+    context.close()
+
+
+@pytest.mark.parametrize('size', [PHONE, {'width': 1280, 'height': 800}], ids=['phone', 'desktop'])
+def test_wide_content_never_scrolls_the_page_sideways_and_stays_inside_its_message(
+        app: AppProcess, browser: Browser, wide_room: str, size: dict[str, int]) -> None:
+    assert len(CODE_LINE) >= 300
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    page.goto(f'{app.url}/room/{wide_room}')
+    page.wait_for_selector('[data-testid=connection][data-state=live]')
+    page.wait_for_function('document.querySelectorAll("[data-testid=message] pre").length === 2')
+    page.wait_for_function('document.querySelectorAll("[data-testid=message] table").length === 2')
+    assert page.evaluate(INSIDE_JS) == []
+    for selector in ('pre', 'table'):  # too wide for a phone: each scrolls inside its message, nothing is cut off
+        if size != PHONE:
+            break
+        scrollable = page.eval_on_selector_all(
+            f'[data-testid=message] {selector}',
+            '''els => els.map(el => { for (let n = el; n; n = n.parentElement) {
+                 if (n.scrollWidth > n.clientWidth + 1 && getComputedStyle(n).overflowX !== 'visible') return true;
+                 if (n.getAttribute('data-testid') === 'message') return false; } return false; })''')
+        assert scrollable == [True, True], f'{selector}: {scrollable}'
+    assert WORD[:40] in page.inner_text('[data-testid=message][data-role=user] [data-testid=message-content]')
+    context.close()
+
+
+def test_phone_header_is_one_row_without_the_shortcuts_button(app: AppProcess, phone: BrowserContext,
+                                                               wide_room: str) -> None:
+    page = enter(phone, app, wide_room, 'Maximilian Alexander')
+    header = page.locator('.q-header').bounding_box()
+    assert header is not None and header['height'] <= 64, f'the header wraps: {header}'
+    assert not page.locator('[data-testid=shortcuts]').is_visible(), 'no keyboard on a phone'
+    title = page.locator('[data-testid=page-title]').bounding_box()
+    assert title is not None and title['width'] >= 80, f'the room name has too little room: {title}'
+    for testid in ('room-settings', 'share', 'my-name', 'theme-toggle', 'connection'):
+        box = page.locator(f'[data-testid={testid}]').bounding_box()
+        assert box is not None and box['x'] + box['width'] <= PHONE['width'], f'{testid} is off screen: {box}'
+        assert box['y'] + box['height'] <= header['y'] + header['height'], f'{testid} is below the header'
+    name = page.get_by_role('button', name='Maximilian Alexander, your name in this room')
+    assert name.get_attribute('data-testid') == 'my-name'
+
+
+@pytest.mark.parametrize('phone', ['light', 'dark'], indirect=True)
+def test_every_dialog_keeps_its_buttons_on_a_phone_screen(app: AppProcess, phone: BrowserContext,
+                                                          fake: FakeAnthropic) -> None:
+    page = enter(phone, app, 'dialogs', 'Dee')
+    fake.enqueue_text(['Noted.'])
+    page.locator(COMPOSER).fill('A message of my own, to edit')
+    page.locator(COMPOSER).press('Enter')
+    page.wait_for_selector('[data-testid=message][data-role=assistant][data-status=complete]')
+
+    page.click('[data-testid=share]')
+    page.wait_for_selector('[data-testid=share-copy]')
+    assert_dialog_buttons_on_screen(page, 'share')
+    page.keyboard.press('Escape')
+    page.wait_for_selector('[data-testid=share-dialog]', state='detached')
+
+    page.click('[data-testid=room-settings]')
+    page.wait_for_selector('[data-testid=room-settings-dialog]')
+    assert_dialog_buttons_on_screen(page, 'settings')
+    page.keyboard.press('Escape')
+    page.wait_for_selector('[data-testid=room-settings-dialog]', state='detached')
+
+    page.click('[data-testid=message][data-role=user] [data-testid=edit]')
+    page.wait_for_selector('[data-testid=edit-save]')
+    assert_dialog_buttons_on_screen(page, 'edit')
+    page.keyboard.press('Escape')
+
+    page.click('[data-testid=page-title]')
+    page.keyboard.press('?')  # its button is hidden on a phone; a keyboard (a tablet's, say) still opens it
+    page.wait_for_selector('[data-testid=shortcuts-dialog]')
+    assert_dialog_buttons_on_screen(page, 'shortcuts')
+    assert page.page_errors == []  # type: ignore[attr-defined]
+
+
+def test_stop_floats_over_the_list_and_a_reply_waits_visibly_for_claude(app: AppProcess, phone: BrowserContext,
+                                                                       fake: FakeAnthropic) -> None:
+    page = enter(phone, app, 'waiting', 'Wes')
+    field = page.locator(f'.q-field:has({COMPOSER})')
+    before = field.bounding_box()
+    fake.enqueue_hang([])  # an API that never answers
+    page.locator(COMPOSER).fill('Are you there?')
+    page.locator(COMPOSER).press('Enter')
+    streaming = page.locator('[data-testid=message][data-role=assistant][data-status=streaming]')
+    streaming.wait_for()
+    waiting = streaming.locator('[data-testid=waiting]')
+    waiting.wait_for()
+    assert waiting.inner_text().startswith('Waiting for Claude')
+    assert not streaming.locator('[data-testid=message-status]').is_visible(), 'no bare "writing…" meanwhile'
+    stop = page.locator('[data-testid=stop]')
+    stop.wait_for()
+    during, stop_box = field.bounding_box(), stop.bounding_box()
+    assert before is not None and during is not None and stop_box is not None
+    assert during['width'] == before['width'], 'Stop takes no room from the text box'
+    assert stop_box['y'] + stop_box['height'] <= during['y'], 'Stop sits above the composer, not on it'
+    assert 0 <= stop_box['x'] and stop_box['x'] + stop_box['width'] <= PHONE['width']
+    stop.click()
+    page.wait_for_selector('[data-testid=message][data-role=assistant][data-status=stopped]')
+    assert page.locator('[data-testid=waiting]:visible').count() == 0
+
+    fake.enqueue_status(401)  # fails before its first word
+    page.locator(COMPOSER).fill('Try again?')
+    page.locator(COMPOSER).press('Enter')
+    failed = page.locator('[data-testid=message][data-role=assistant][data-status=error]')
+    failed.wait_for()
+    failed.locator('[data-testid=retry]').wait_for()
+    assert failed.locator('[data-testid=copy]').count() == 0, 'nothing to copy in an empty failed reply'
+    assert failed.locator('[data-testid=reply]').count() == 1
+    assert page.page_errors == []  # type: ignore[attr-defined]
+
+
+# helpers ---------------------------------------------------------------------------------------------------------
+
+def assert_dialog_buttons_on_screen(page: Page, which: str) -> None:
+    page.wait_for_timeout(300)  # the dialog's opening transition
+    count, problems = page.evaluate(BUTTONS_ON_SCREEN_JS)
+    assert count >= 1, f'no buttons found in the {which} dialog'
+    assert problems == [], f'{which} dialog: {problems}'
+
+
+def post(app: AppProcess, room: str, text: str) -> dict[str, Any]:
+    request = urllib.request.Request(f'{app.url}/api/rooms/{room}/messages', method='POST',
+                                     data=json.dumps({'text': text, 'author': 'Wanda'}).encode(),
+                                     headers={'Content-Type': 'application/json', 'User-Agent': BROWSER_UA})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
