@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fastapi import Request
 from nicegui import app, core, ui
 
+from chat.ui.live import DELTA_EVENT
 from chat.ui.message_body import MessageBody
 
 MESSAGES: dict[str, dict[str, Any]] = {}  # msgid -> {'room', 'text', 'streaming'}, in page order
@@ -52,7 +53,7 @@ async def add(request: Request) -> dict:
 
 @app.post('/push')
 async def push(request: Request) -> dict:
-    """Emit deltas {'deltas': [[msgid, offset, chunk], ...], 'store': bool} to the message's socket.io room.
+    """Emit deltas {'deltas': [[msgid, offset, chunk], ...], 'store': bool}, one frame each, to the message's room.
 
     With store (default) the server's text follows the delta; without it the delta is sent but the server's text
     is left alone (tests set it with /truth to stage gaps).
@@ -62,7 +63,7 @@ async def push(request: Request) -> dict:
         message = MESSAGES[msgid]
         if data.get('store', True):
             message['text'] = apply(message['text'], offset, chunk)
-        await core.sio.emit('rooms_delta', [msgid, offset, chunk], room=socket_room(message['room']))
+        await core.sio.emit(DELTA_EVENT, [msgid, offset, chunk], room=socket_room(message['room']))
     return {'ok': True}
 
 
@@ -74,7 +75,20 @@ async def burst(request: Request) -> dict:
     for char in data['text']:
         offset = len(message['text'])
         message['text'] += char
-        await core.sio.emit('rooms_delta', [data['msgid'], offset, char], room=socket_room(message['room']))
+        await core.sio.emit(DELTA_EVENT, [data['msgid'], offset, char], room=socket_room(message['room']))
+    return {'ok': True}
+
+
+@app.post('/frame')
+async def frame(request: Request) -> dict:
+    """Emit one frame {'room', 'frame': [msgid, offset, chunk, ...]} as chat/ui/live.py's Relay does (several
+    bodies' texts in one event); the server's texts follow it."""
+    data = await request.json()
+    items = data['frame']
+    for i in range(0, len(items), 3):
+        message = MESSAGES[items[i]]
+        message['text'] = apply(message['text'], items[i + 1], items[i + 2])
+    await core.sio.emit(DELTA_EVENT, items, room=socket_room(data['room']))
     return {'ok': True}
 
 

@@ -336,7 +336,8 @@ def assert_harmless(tab: Tab, msgids: list[str]) -> None:
         [...rb.querySelectorAll(sel)].map(el => el.outerHTML))''', FORBIDDEN_ELEMENTS)
     assert found == []
     buttons = page.evaluate('''() => [...document.querySelectorAll('.rb button')]
-        .filter(b => !b.matches('.rb-code > button.rb-copy[data-testid=code-copy]')).map(b => b.outerHTML)''')
+        .filter(b => !b.matches('.rb-code > .rb-code-head > button.rb-copy[data-testid=code-copy]'))
+        .map(b => b.outerHTML)''')
     assert buttons == []
     bad_attributes = page.evaluate('''() => [...document.querySelectorAll('.rb, .rb *')].flatMap(el =>
         [...el.attributes].filter(a => /^on/i.test(a.name) || a.name === 'style'

@@ -1,7 +1,8 @@
 """A chat message's text as sanitised markdown, rendered in the browser and fed by streamed text deltas.
 
-The browser side (message_body.js) renders with the vendored `marked` and NiceGUI's DOMPurify, and applies
-`rooms_delta` events (`[msgid, offset, chunk]`, offsets in code points like Python's `len`) that the server sends
+The browser side is two modules: markdown.js, pure Markdown (marked's lexer and renderer, NiceGUI's DOMPurify with
+our allow-list, code and math), and message_body.js, the component with its socket transport: it applies
+`rooms_text` frames (`[body, offset, text, ...]`, offsets in code points like Python's `len`) that the server sends
 straight over socket.io, outside NiceGUI's element updates; see chat/ui/live.py for the server side.
 """
 from __future__ import annotations
@@ -10,16 +11,15 @@ from nicegui import ui
 
 
 class MessageBody(ui.element, component='message_body.js',
-                  dependencies=['lib/marked.esm.js', 'lib/hljs.js', 'lib/katex.js']):
+                  dependencies=['markdown.js', 'lib/marked.esm.js', 'lib/hljs.js', 'lib/katex.js']):
     """The body of one message; its `text` prop is the full text at render time, deltas stream in on their own.
 
-    How `marked` is served: `dependencies=['lib/marked.esm.js']` registers the file as a NiceGUI library, served
-    under `/_nicegui/<version>/libraries/<hash>/marked.esm.js` and listed in every page's import map under its
-    file-name stem, `marked`; so the component imports it with the bare specifier `import { Marked } from "marked"`.
-    A relative import cannot work: the component and the library are served under different hashed prefixes.
-    Keep that stem unique: another library called `marked.*.js` would take over the import-map entry.
-    To update marked: `npm pack marked@18` in a temp dir, copy `package/lib/marked.esm.js` (without its
-    sourceMappingURL line, the map is not shipped) to `lib/marked.esm.js`.
+    How the modules are served: each of `dependencies` is registered as a NiceGUI library, served under
+    `/_nicegui/<version>/libraries/<hash>/<file>` and listed in every page's import map under its file-name stem
+    (`markdown`, `marked`, `hljs`, `katex`); so the component imports `import { renderMarkdown } from "markdown"` and
+    markdown.js imports `import { Marked } from "marked"`, with bare specifiers. A relative import cannot work: each
+    file is served under a hashed prefix of its own. Keep the stems unique: another library called `marked.*.js`
+    would take over the import-map entry. The vendored files, their versions and licences: lib/README.md.
     """
 
     def __init__(self, *, room: str, msgid: str, text: str, streaming: bool) -> None:
