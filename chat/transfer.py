@@ -43,8 +43,9 @@ from .titles import imported_title, title_from
 
 EXPORT_FORMAT = 'rooms-export'
 EXPORT_VERSION = 1
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
-"""The largest export file an import accepts."""
+MAX_IMPORT_BYTES = 100 * 1024 * 1024
+"""The largest export file an import accepts: room for a few of the largest attachments (20 MB each, a third more as
+base64), still parsed in memory in a second or two."""
 REQUIRED = ('id', 'seq', 'role', 'content', 'status', 'created_at')
 OPTIONAL_TEXT = ('author', 'model', 'error')
 IMPORTED_FROM = 'import'
@@ -122,7 +123,7 @@ class ParsedExport:
 
 def parse_export(data: bytes | str) -> ParsedExport:
     """The messages and title of an export, checked field by field, numbered 1..n in their order. Blocking: run it
-    off the event loop (an export may have 20 MB).
+    off the event loop (an export may have 100 MB).
 
     Raises ImportRejected on anything a room could not hold: nothing is created from a file that fails. Messages kept
     in earlier versions (regenerate, edit) are checked the same way and numbered after the shown ones, so no seq is

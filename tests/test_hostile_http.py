@@ -27,6 +27,7 @@ import pytest
 from browser_support import AppProcess, running_app
 from test_access import SOCKET_POLL, websocket_status
 
+from chat import transfer
 from chat.links import RoomLinks
 from chat.share import lan_address
 
@@ -37,7 +38,7 @@ ASSET_CSS = f'/_nicegui/{nicegui.__version__}/static/nicegui.css'
 ASSETS = ['/rooms-static/room.js', ASSET_CSS]
 ROOMS = ('target', 'A', 'B', 'R', 'kept', 'exported')
 """Rooms every app gets at start (a message each, answered by the demo model)."""
-MAX_IMPORT = 20 * 1024 * 1024
+MAX_IMPORT = transfer.MAX_IMPORT_BYTES
 
 
 # The apps -----------------------------------------------------------------------------------------------------
@@ -958,7 +959,7 @@ def test_an_import_of_5000_messages_is_accepted_and_opens(token_site: Site, expo
     assert time.monotonic() - started_at < 30
 
 
-def test_an_import_over_20_mb_is_413_and_creates_nothing(token_site: Site) -> None:
+def test_an_import_over_the_limit_is_413_and_creates_nothing(token_site: Site) -> None:
     site = token_site
     rooms_before, files_before = site.rooms(), site.files()
     # a declared length over the limit is refused before the body is read
@@ -968,9 +969,9 @@ def test_an_import_over_20_mb_is_413_and_creates_nothing(token_site: Site) -> No
         body=b'{"format": "rooms-export", "version": 1, "messages": [')
     assert status == 413 and is_json_error((status, headers, content)), (status, content[:200])
 
-    def streamed() -> Iterator[bytes]:  # no length: refused once more than 20 MB arrived
+    def streamed() -> Iterator[bytes]:  # no length: refused once more than the limit arrived
         yield b'{"format": "rooms-export", "version": 1, "messages": [{"content": "'
-        for _ in range(21):
+        for _ in range(MAX_IMPORT // 2**20 + 1):
             yield b'a' * (1024 * 1024)
         yield b'"}]}'
     response = site.owner.post('/api/rooms/import', content=streamed())
