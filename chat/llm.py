@@ -22,7 +22,18 @@ RetryListener = Callable[[str], None]
 """Told, in plain words, that the API refused a try and the SDK is about to try again."""
 RETRIED_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
 UsageListener = Callable[[Usage], None]
-_retry_listener: ContextVar[RetryListener | None] = ContextVar('rooms_retry_listener', default=None)
+
+
+@dataclass(slots=True)
+class _Tries:
+    """The requests of one model call, as the SDK sends and retries them (see _request_sent, _report_retry)."""
+
+    listener: RetryListener
+    sent: int = 0
+    answered: int = 0
+
+
+_tries: ContextVar[_Tries | None] = ContextVar('rooms_tries', default=None)
 Block = dict[str, Any]
 """A content block of the Messages API (text, image, document)."""
 FileReader = Callable[[Attachment], 'tuple[str, bytes] | None']
@@ -250,7 +261,8 @@ class Claude:
         self.max_tokens = max_tokens
         self.base_url = base_url
         self.max_retries = max_retries
-        http_client = anthropic.DefaultAsyncHttpxClient(event_hooks={'response': [_report_retry]})
+        http_client = anthropic.DefaultAsyncHttpxClient(event_hooks={'request': [_request_sent],
+                                                                     'response': [_report_retry]})
         self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries,
                                                 timeout=httpx2.Timeout(timeout, connect=10.0),
                                                 http_client=http_client)
@@ -271,7 +283,7 @@ class Claude:
             attempts += 1
             if on_retry is not None and attempts <= self.max_retries:
                 on_retry(f'{reason}; trying again ({attempts} of {self.max_retries})…')
-        token = _retry_listener.set(count_retry)
+        token = _tries.set(_Tries(count_retry))
         try:
             # The raw event stream, not `messages.stream()`: that helper rebuilds a snapshot of the whole message
             # at every event, which costs about as much CPU again per word as reading the event does.
@@ -298,10 +310,10 @@ class Claude:
             raise ModelError('The model stopped sending text and the wait timed out. The text so far is kept; '
                              'press Retry or Continue.') from e
         except httpx2.HTTPError as e:  # a dropped stream surfaces as the raw transport error
-            raise ModelError(f'The connection to the model dropped in the middle of the reply ({type(e).__name__}). '
-                             'The text so far is kept; press Retry or Continue.') from e
+            raise ModelError(f'The Rooms server lost its connection to the model in the middle of the reply '
+                             f'({type(e).__name__}). The text so far is kept; press Retry or Continue.') from e
         finally:
-            _retry_listener.reset(token)
+            _tries.reset(token)
 
     async def list_models(self) -> list[ModelFacts]:
         return [ModelFacts(model.id, _can_think(model)) async for model in self._client.models.list(limit=100)]
@@ -437,28 +449,48 @@ def usage_of(usage: Any) -> Usage:
                  web_searches=getattr(getattr(usage, 'server_tool_use', None), 'web_search_requests', None) or 0)
 
 
+async def _request_sent(request: httpx2.Request) -> None:
+    """A request that follows one without an answer: the SDK retries after a connection error; say so at once rather
+    than show an empty reply for seconds."""
+    if (tries := _tries.get()) is None:
+        return
+    if tries.sent > tries.answered:
+        tries.answered = tries.sent
+        tries.listener('the Rooms server could not reach the model')
+    tries.sent += 1
+
+
 async def _report_retry(response: httpx2.Response) -> None:
-    if response.status_code in RETRIED_STATUSES and (listener := _retry_listener.get()) is not None:
-        listener(RETRY_REASONS.get(response.status_code, f'the API answered {response.status_code}'))
+    if (tries := _tries.get()) is None:
+        return
+    tries.answered = tries.sent
+    if response.status_code in RETRIED_STATUSES:
+        tries.listener(RETRY_REASONS.get(response.status_code, f'the API answered {response.status_code}'))
 
 
 RETRY_REASONS = {429: 'Claude is rate-limited (429)', 529: 'Claude is overloaded (529)'}
 
 
 def explain_api_error(error: anthropic.APIError, base_url: str | None) -> str:
-    """A plain-words reason for a failed API call, naming what the user can do. Never echoes the key."""
+    """A plain-words reason for a failed API call that says who can fix it: the person in the room (Retry, another
+    model) or whoever runs Rooms (the key, the network of the machine it runs on). Never echoes the key."""
     where = base_url or 'the Anthropic API'
+    operator = 'Whoever runs this Rooms server'
     if isinstance(error, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
-        return (f'{where} refused the API key ({error.status_code}). Set a valid ANTHROPIC_API_KEY and restart, '
-                'or run with --model demo to use the offline demo model.')
+        return (f'{where} refused the API key of this Rooms server ({error.status_code}). {operator} must set a valid '
+                'ANTHROPIC_API_KEY and restart it (or start it with --model demo for the offline demo model).')
     if isinstance(error, anthropic.RateLimitError):
-        return 'Claude is rate-limited right now (429) and the retries ran out. Wait a moment, then press Retry.'
+        return ('Claude is rate-limited for this server\'s API key right now (429) and the retries ran out. Wait a '
+                'minute, then press Retry.')
     if isinstance(error, anthropic.NotFoundError):
-        return f'{where} does not know this model ({_api_message(error)}). Pick another model with --model.'
+        return (f'{where} does not know this model ({_api_message(error)}). Pick another model in the room '
+                'settings, then press Retry.')
     if isinstance(error, anthropic.APITimeoutError):
-        return f'{where} did not answer in time. Check the network, then press Retry.'
+        return (f'{where} did not answer in time. Press Retry; if it keeps happening, whoever runs Rooms should '
+                'check the network of the machine it runs on.')
     if isinstance(error, anthropic.APIConnectionError):
-        return f'Could not reach {where}. Check the network (or ANTHROPIC_BASE_URL), then press Retry.'
+        return (f'The Rooms server could not reach {where} (your own connection to the room is fine). Press Retry; if '
+                'it keeps happening, whoever runs Rooms should check its network or ANTHROPIC_BASE_URL.')
     if isinstance(error, anthropic.APIStatusError):
         if error.status_code == 200:  # an `event: error` inside the stream
             return f'The model stopped with an error in the middle of the reply: {_api_message(error)}. Press Retry.'

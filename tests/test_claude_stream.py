@@ -234,7 +234,7 @@ async def test_read_timeout_and_connection_refused_end_in_error_and_the_room_sta
     current[0] = dead
     await hub.post('two')
     await wait_idle(hub, timeout=15)
-    assert hub.messages[-1].status == Status.ERROR and 'Could not reach' in (hub.messages[-1].error or '')
+    assert hub.messages[-1].status == Status.ERROR and 'could not reach' in (hub.messages[-1].error or '')
     current[0] = slow
     await hub.post('three')
     await wait_idle(hub)
@@ -280,3 +280,29 @@ async def test_a_title_is_suggested_after_the_first_exchange_with_one_small_call
     titled = [r for r in fake.requests if not r.get('stream')]
     assert len(titled) == 1 and titled[0]['max_tokens'] <= 50
     assert hub.summary().title == hub.room_settings.title
+
+
+async def test_an_unreachable_api_says_so_at_once_and_names_who_can_fix_it(tmp_path: Path) -> None:
+    """Regression (issue 12): a dead network showed an empty "writing…" reply for seconds, then told a guest whose own
+    network was fine to check it. Now each failed try says the server could not reach the model, and the end says who
+    can fix what."""
+    from browser_support import free_port
+    closed = f'http://127.0.0.1:{free_port()}'  # nothing listens there
+    model = Claude(MODEL, api_key=API_KEY, base_url=closed, max_retries=2, timeout=5.0)
+    settings = Settings(data_dir=tmp_path, model=MODEL, api_key=API_KEY, base_url=closed)
+    rooms = Rooms(RoomStore(tmp_path), lambda _name: model, settings)
+    try:
+        hub = await rooms.get('r1')
+        notes: list[str] = []
+        hub.subscribe(lambda e: notes.append(e.message.note) if e.kind == 'updated' and e.message and
+                      e.message.note else None)
+        await hub.post('hello')
+        await wait_idle(hub, timeout=30)
+        reply = hub.messages[-1]
+        assert notes and 'could not reach the model' in notes[0] and '1 of 2' in notes[0]
+        assert reply.status == Status.ERROR and reply.note is None
+        assert 'your own connection to the room is fine' in (reply.error or '')
+        assert 'whoever runs Rooms should check its network' in (reply.error or '')
+    finally:
+        await rooms.close()
+        await model.close()
