@@ -57,7 +57,7 @@ class ReplyParts:
                     .style(f'{BOX} margin-bottom: 0.5rem;')
                 with self._thinking_box:
                     with ui.element('summary').classes('reply-thinking-summary') \
-                            .style('cursor: pointer; font-size: 0.875rem; font-weight: 500;'):
+                            .style('display: list-item; cursor: pointer; font-size: 0.875rem; font-weight: 500;'):
                         self._summary = ui.label().style('display: inline')
                     self.thinking = MessageBody(room=self.room_id, msgid=message.id + THINKING,
                                                 text=message.thinking, streaming=message.status == Status.STREAMING)
