@@ -13,10 +13,11 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 
-from .llm import ATTACHED_LINE, IMAGE_TOKENS, NO_OPTIONS, Options, Part, RetryListener, Thinking, Turn, UsageListener
+from .llm import NO_OPTIONS, Options, Part, RetryListener, Thinking, UsageListener
 from .models import PDF_TYPE, Attachment, Usage, describe_size
 from .plaintext import plain_text
 from .titles import first_words
+from .turns import ATTACHED_LINE, IMAGE_TOKENS, Turn
 
 REMEMBERED = 512
 """Conversations whose last answer the demo remembers, so the next version of it differs."""

@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import MessageRejected, ModelError, RateLimited
 from .events import Publisher, RoomEvent, Subscriber
 from .files import FileStore
-from .llm import ChatModel, FileReader, Options, build_turns, fit_turns
+from .llm import ChatModel, Options
 from .models import (
     ERROR_CHARS,
     MAX_ATTACHMENTS,
@@ -39,6 +39,7 @@ from .models import (
 )
 from .store import LoadedRoom, RoomFile
 from .streaming import streamed
+from .turns import FileReader, build_turns, fit_turns
 from .versions import highest_seq, keep_as_previous, switch_to
 from .writer import RoomWriter
 

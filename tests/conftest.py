@@ -22,7 +22,7 @@ from chat.bench.fake_anthropic import FakeAnthropic  # noqa: E402
 from chat.config import Settings  # noqa: E402
 from chat.errors import ModelError  # noqa: E402
 from chat.hub import RoomHub  # noqa: E402
-from chat.llm import Turn  # noqa: E402
+from chat.turns import Turn  # noqa: E402
 
 
 @dataclass

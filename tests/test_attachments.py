@@ -26,10 +26,11 @@ from chat.config import Settings, prepare_data_dir
 from chat.demo import Demo
 from chat.files import API_EDGE, MAX_TEXT_BYTES, FileStore
 from chat.links import RoomLinks
-from chat.llm import REQUEST_BYTES, Claude, Turn, build_turns, fit_turns
+from chat.llm import Claude
 from chat.models import Attachment, Message, Person, message_from_record, message_to_record
 from chat.rooms import Rooms
 from chat.store import RoomStore
+from chat.turns import REQUEST_BYTES, Turn, build_turns, fit_turns
 
 ANN = Person('a1b2c3d4e5f60718', 'Ann')
 TOKEN = 'attachments-owner-token-0123456789'

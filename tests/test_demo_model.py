@@ -10,8 +10,9 @@ from test_hub import make_rooms
 
 from chat.config import Settings
 from chat.demo import VARIANTS, Demo, demo_reply
-from chat.llm import NO_OPTIONS, Options, Thinking, Turn, build_turns
+from chat.llm import NO_OPTIONS, Options, Thinking
 from chat.models import Attachment, Message, Status, Usage
+from chat.turns import Turn, build_turns
 
 QUESTION = [Turn('user', 'What is a room?')]
 

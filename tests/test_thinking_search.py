@@ -21,11 +21,12 @@ from chat.config import Settings
 from chat.demo import Demo
 from chat.events import RoomEvent
 from chat.links import RoomLinks
-from chat.llm import MAX_SEARCHES, Claude, Options, Thinking, Turn, build_turns
+from chat.llm import MAX_SEARCHES, Claude, Options, Thinking
 from chat.models import Message, Usage, message_from_record, message_to_record
 from chat.pricing import DEFAULT_PRICES, describe, estimate
 from chat.rooms import Rooms
 from chat.store import RoomStore
+from chat.turns import Turn, build_turns
 
 MODEL = 'claude-sonnet-5-5'
 SOURCE = {'url': 'https://example.org/moon', 'title': 'The Moon', 'cited_text': 'The Moon is 384,400 km away.'}
