@@ -5,11 +5,14 @@ import asyncio
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -18,10 +21,13 @@ if str(ROOT) not in sys.path:
 from browser_support import AppProcess, chromium, running_app  # noqa: E402
 from playwright.sync_api import Browser  # noqa: E402
 
+from chat import api, room_api  # noqa: E402
 from chat.bench.fake_anthropic import FakeAnthropic  # noqa: E402
 from chat.config import Settings  # noqa: E402
 from chat.errors import ModelError  # noqa: E402
 from chat.hub import RoomHub  # noqa: E402
+from chat.links import RoomLinks  # noqa: E402
+from chat.rooms import Rooms  # noqa: E402
 from chat.turns import Turn  # noqa: E402
 
 
@@ -50,6 +56,19 @@ class ScriptedModel:
             yield chunk
             if index == 0 and self.gate is not None:
                 await self.gate.wait()
+
+
+@asynccontextmanager
+async def api_client(rooms: Rooms, settings: Settings, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The JSON API of `rooms` (api.py and room_api.py, without pages or access checks), in process."""
+    app = FastAPI()
+    api.register(app, rooms)
+
+    async def renew(room_id: str) -> None:
+        pass
+    room_api.register(app, rooms, RoomLinks(data_dir), settings, renew=renew)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+        yield client
 
 
 @pytest.fixture

@@ -15,12 +15,10 @@ import httpx
 import pytest
 import pytest_asyncio
 from browser_support import AppProcess, running_app
-from conftest import ScriptedModel, wait_idle
-from fastapi import FastAPI
+from conftest import ScriptedModel, api_client, wait_idle
 from PIL import Image
 from test_hub import make_rooms
 
-from chat import api, room_api
 from chat.bench.fake_anthropic import FakeAnthropic
 from chat.config import Settings, prepare_data_dir
 from chat.demo import Demo
@@ -65,13 +63,7 @@ async def rooms(settings: Settings, model: ScriptedModel, data_dir: Path) -> Asy
 
 @pytest_asyncio.fixture
 async def http(rooms: Rooms, settings: Settings, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    api.register(app, rooms)
-
-    async def renew(room_id: str) -> None:
-        pass
-    room_api.register(app, rooms, RoomLinks(data_dir), settings, renew=renew)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+    async with api_client(rooms, settings, data_dir) as client:
         yield client
 
 

@@ -11,18 +11,15 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from conftest import wait_idle
-from fastapi import FastAPI
+from conftest import api_client, wait_idle
 
-from chat import api, room_api
 from chat.bench.fake_anthropic import FakeAnthropic
 from chat.catalog import ModelCatalog
 from chat.config import Settings
 from chat.demo import Demo
 from chat.events import RoomEvent
-from chat.links import RoomLinks
 from chat.llm import MAX_SEARCHES, Claude, Options, Thinking
-from chat.models import Message, Usage, message_from_record, message_to_record
+from chat.models import Message, Status, Usage, message_from_record, message_to_record
 from chat.pricing import DEFAULT_PRICES, describe, estimate
 from chat.rooms import Rooms
 from chat.store import RoomStore
@@ -58,6 +55,14 @@ async def claude(fake_api: FakeAnthropic) -> AsyncIterator[Claude]:
 def last_reply_request(fake: FakeAnthropic) -> dict[str, Any]:
     """The newest streamed request (a room's first reply is followed by a title request, which does not stream)."""
     return [body for body in fake.requests if body.get('stream')][-1]
+
+
+@pytest_asyncio.fixture
+async def rooms(tmp_path: Path, claude: Claude, fake_api: FakeAnthropic) -> AsyncIterator[Rooms]:
+    """Rooms on a fresh data dir that answer with Claude through the real SDK against the fake."""
+    registry = claude_rooms(tmp_path, claude, fake_api)
+    yield registry
+    await registry.close()
 
 
 def claude_rooms(data_dir: Path, claude: Claude, fake_api: FakeAnthropic) -> Rooms:
@@ -119,55 +124,47 @@ async def test_thinking_searches_and_sources_stream_into_the_reply_and_survive_a
 
 
 async def test_a_reply_cut_mid_thinking_keeps_its_checkpointed_thinking(
-        fake_api: FakeAnthropic, claude: Claude, tmp_path: Path) -> None:
+        rooms: Rooms, fake_api: FakeAnthropic, tmp_path: Path) -> None:
     """A crash mid-thinking loses at most the last checkpoint interval: the sidecar holds the thinking so far."""
-    rooms = claude_rooms(tmp_path, claude, fake_api)
-    try:
-        hub = await rooms.get('cut')
-        hub.configure(thinking_budget=1024)
-        fake_api.enqueue_blocks([{'thinking': [f'step {i}. ' for i in range(40)]}, {'text': ['done']}], delay=0.01)
-        await hub.post('think long')
-        while len(hub.messages) < 2 or hub.messages[-1].thinking.count('step') < 10:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # a checkpoint has been written since
-        sidecar = next(tmp_path.glob('cut.reply.json'), None)
-        assert sidecar is not None, 'the streaming reply is checkpointed to its sidecar file'
-        assert 'step 3.' in sidecar.read_text()
-        hub.stop()
-        await wait_idle(hub)
-    finally:
-        await rooms.close()
+    hub = await rooms.get('cut')
+    hub.configure(thinking_budget=1024)
+    fake_api.enqueue_blocks([{'thinking': [f'step {i}. ' for i in range(40)]}, {'text': ['done']}], delay=0.01)
+    await hub.post('think long')
+    while len(hub.messages) < 2 or hub.messages[-1].thinking.count('step') < 10:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # a checkpoint has been written since
+    sidecar = next(tmp_path.glob('cut.reply.json'), None)
+    assert sidecar is not None, 'the streaming reply is checkpointed to its sidecar file'
+    assert 'step 3.' in sidecar.read_text()
+    hub.stop()
+    await wait_idle(hub)
 
 
 async def test_continue_goes_on_without_thinking_and_regenerate_starts_afresh(
-        fake_api: FakeAnthropic, claude: Claude, tmp_path: Path) -> None:
-    rooms = claude_rooms(tmp_path, claude, fake_api)
-    try:
-        hub = await rooms.get('again')
-        hub.configure(thinking_budget=1024, web_search=True)
-        fake_api.enqueue_blocks(SCRIPT)
-        await hub.post('How far is the Moon?')
-        await wait_idle(hub)
-        reply = hub.messages[-1]
-        fake_api.enqueue_blocks([{'thinking': ['Fresh thoughts.']}, {'text': ['A new answer.']}])
-        hub.regenerate(reply.id)
-        await wait_idle(hub)
-        assert (reply.thinking, reply.thinking_redacted, reply.tools, reply.citations, reply.content) == \
-            ('Fresh thoughts.', 0, [], [], 'A new answer.')
-        old = reply.versions[0]
-        assert old['citations'] == [SOURCE, OTHER] and old['thinking'].startswith('The user asks'), \
-            'the previous version keeps its own thinking and sources'
-        hub.select_version(reply.id, 0)
-        assert reply.citations == [SOURCE, OTHER] and reply.tools[0]['query'] == 'moon distance'
+        rooms: Rooms, fake_api: FakeAnthropic) -> None:
+    hub = await rooms.get('again')
+    hub.configure(thinking_budget=1024, web_search=True)
+    fake_api.enqueue_blocks(SCRIPT)
+    await hub.post('How far is the Moon?')
+    await wait_idle(hub)
+    reply = hub.messages[-1]
+    fake_api.enqueue_blocks([{'thinking': ['Fresh thoughts.']}, {'text': ['A new answer.']}])
+    hub.regenerate(reply.id)
+    await wait_idle(hub)
+    assert (reply.thinking, reply.thinking_redacted, reply.tools, reply.citations, reply.content) == \
+        ('Fresh thoughts.', 0, [], [], 'A new answer.')
+    old = reply.versions[0]
+    assert old['citations'] == [SOURCE, OTHER] and old['thinking'].startswith('The user asks'), \
+        'the previous version keeps its own thinking and sources'
+    hub.select_version(reply.id, 0)
+    assert reply.citations == [SOURCE, OTHER] and reply.tools[0]['query'] == 'moon distance'
 
-        reply.status = 'stopped'  # as if stopped mid-answer: Continue sends the text as a prefill
-        fake_api.enqueue_text([' More.'])
-        hub.resume(reply.id)
-        await wait_idle(hub)
-        assert 'thinking' not in last_reply_request(fake_api), 'the API refuses a prefill with thinking on'
-        assert reply.content.endswith(' More.') and reply.thinking.startswith('The user asks')
-    finally:
-        await rooms.close()
+    reply.status = Status.STOPPED  # as if stopped mid-answer: Continue sends the text as a prefill
+    fake_api.enqueue_text([' More.'])
+    hub.resume(reply.id)
+    await wait_idle(hub)
+    assert 'thinking' not in last_reply_request(fake_api), 'the API refuses a prefill with thinking on'
+    assert reply.content.endswith(' More.') and reply.thinking.startswith('The user asks')
 
 
 async def test_a_failed_search_and_a_model_that_cannot_think_say_so(
@@ -235,13 +232,7 @@ async def test_the_demo_thinks_offline_and_says_it_cannot_search() -> None:
 async def http(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Rooms]]:
     settings = Settings(data_dir=tmp_path, model='demo', demo_delay=0.001)
     rooms = Rooms(RoomStore(tmp_path), lambda _name: Demo(0.001), settings)
-    app = FastAPI()
-    api.register(app, rooms)
-
-    async def renew(room_id: str) -> None:
-        pass
-    room_api.register(app, rooms, RoomLinks(tmp_path), settings, renew=renew)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+    async with api_client(rooms, settings, tmp_path) as client:
         yield client, rooms
     await rooms.close()
 
