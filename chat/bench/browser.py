@@ -3,7 +3,8 @@
 Each tab runs a MutationObserver that, whenever the DOM changes, scans the streaming reply's
 `[data-testid=message-content]` for new `w<i>@<sent time>` words and records when it first saw each one
 (`performance.timeOrigin + performance.now()`, this machine's wall clock in ms). Websocket bytes come from the
-DevTools protocol (`Network.webSocketFrameReceived`), summed per tab.
+DevTools protocol (`Network.webSocketFrameReceived`), summed per tab. Where a tab's time goes comes from the DevTools
+`Performance.getMetrics` counters, read before and after a reply (see WHERE).
 """
 from __future__ import annotations
 
@@ -16,6 +17,19 @@ from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, sync_
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
                  '--no-first-run', '--disable-sync']
+
+WHERE = {
+    'script': ('ScriptDuration', 'V8CompileDuration'),
+    'style': ('RecalcStyleDuration',),
+    'layout': ('LayoutDuration',),
+    'paint and other': ('TaskOtherDuration',),
+    'main thread': ('ThreadTime',),
+    'renderer process': ('ProcessTime',),
+}
+"""Parts of a tab's time, each a sum of `Performance.getMetrics` counters (seconds). `TaskOtherDuration` is the main
+thread's task time that is neither script, style nor layout: mostly paint (and the DOM work outside scripts);
+`ThreadTime` is the main thread's CPU time, `ProcessTime` the whole renderer's (with its raster and compositor
+threads)."""
 
 OBSERVER_JS = r'''
 (() => {
@@ -102,6 +116,7 @@ class Tab:
         self.frames = 0
         self._cdp: CDPSession = self.context.new_cdp_session(self.page)
         self._cdp.on('Network.webSocketFrameReceived', self._on_frame)
+        self._cdp.send('Performance.enable', {'timeDomain': 'threadTicks'})
         self._counting = False
         self.url = url
 
@@ -127,6 +142,11 @@ class Tab:
         self.page.evaluate('window.__bench.arm()')  # also delivers the frame events queued before it
         self.received_bytes = self.frames = 0
         self.loads_when_armed = self.loads
+
+    def metrics(self) -> dict[str, float]:
+        """This tab's DevTools performance counters now (seconds for the durations), by the names of WHERE."""
+        raw = {m['name']: m['value'] for m in self._cdp.send('Performance.getMetrics')['metrics']}
+        return {part: sum(raw.get(name, 0.0) for name in names) for part, names in WHERE.items()}
 
     def state(self) -> dict[str, Any]:
         return self.page.evaluate('({count: window.__bench.count, status: window.__bench.status})')

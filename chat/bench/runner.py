@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import fake_anthropic
+from . import capacity, fake_anthropic
 from .app import App, app_env, measure_startup, write_big_room
 from .browser import Tab, chromium
 from .fake import FakeProcess
@@ -48,24 +48,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--modes', default=','.join(MODES), help='which of rooms,naive to run (default both)')
     parser.add_argument('--tabs', help='tab counts to run instead of the plan\'s, e.g. 20 or 1,4')
     parser.add_argument('--no-big-room', action='store_true', help='skip the 10,000-message room')
+    parser.add_argument('--capacity', help='room counts the capacity part tries in turn, with light socket clients '
+                        '(default 20,40,50,60,70,80; 0 skips it)')
+    parser.add_argument('--capacity-words', type=int, help='words per reply in the capacity part (default 250)')
+    parser.add_argument('--no-server-cpu', action='store_true', help='skip the server-CPU-per-word part')
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
-    if args.tabs:
-        plan.tab_counts = tuple(int(n) for n in args.tabs.split(','))
+    if args.tabs is not None:
+        plan.tab_counts = tuple(int(n) for n in args.tabs.split(',') if n.strip() and int(n))
     plan.big_room = not args.no_big_room
+    if args.capacity is not None:
+        plan.capacity_rooms = tuple(int(n) for n in args.capacity.split(',') if n.strip() and int(n))
+    plan.capacity_words = args.capacity_words or plan.capacity_words
+    plan.server_cpu = not args.no_server_cpu
     modes = [m for m in args.modes.split(',') if m in MODES]
     results: dict[str, Any] = {'plan': plan.__dict__, 'rate_words_per_s': RATE, 'cpus': os.cpu_count(), 'modes': {},
                                'wake_cost_us': wake_cost_us()}
     progress(f'an idle asyncio wake-up costs {results["wake_cost_us"]:.0f} µs of CPU on this machine')
-    with tempfile.TemporaryDirectory(prefix='rooms-bench-') as temp, FakeProcess() as fake, \
-            chromium() as browser:
+    with tempfile.TemporaryDirectory(prefix='rooms-bench-') as temp, FakeProcess() as fake:
         work = Path(temp)
-        progress(f'writing a room of {BIG_ROOM_MESSAGES:,} messages')
-        template = work / 'template'
-        last_id = write_big_room(template, BIG_ROOM, BIG_ROOM_MESSAGES)
-        for mode in modes:
-            progress(f'--- {mode} ---')
-            results['modes'][mode] = run_mode(mode, Bench(fake, browser, work / mode, template, last_id, plan))
+        if plan.tab_counts or plan.big_room:
+            with chromium() as browser:
+                progress(f'writing a room of {BIG_ROOM_MESSAGES:,} messages')
+                template = work / 'template'
+                last_id = write_big_room(template, BIG_ROOM, BIG_ROOM_MESSAGES)
+                for mode in modes:
+                    progress(f'--- {mode} ---')
+                    results['modes'][mode] = run_mode(mode, Bench(fake, browser, work / mode, template, last_id, plan))
+        if 'rooms' in modes and (plan.capacity_rooms or plan.server_cpu):
+            progress('--- rooms, light socket clients ---')
+            results['light'] = light_clients(fake, work / 'light', plan)
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -82,6 +94,10 @@ class Plan:
         """Length of the second reply at 4 tabs (bytes per char must stay flat), or None."""
         self.startup_repeats = startup_repeats
         self.big_room = True
+        self.capacity_rooms: tuple[int, ...] = (20, 40, 50, 60, 70, 80)
+        """Rooms streaming at once in each capacity trial, tried in turn until one misses."""
+        self.capacity_words = 250
+        self.server_cpu = True
 
     @classmethod
     def full(cls) -> Plan:
@@ -89,7 +105,9 @@ class Plan:
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls((1, 4), 200, None, 1)
+        plan = cls((1, 4), 200, None, 1)
+        plan.capacity_rooms = (10, 20)
+        return plan
 
 
 class Bench:
@@ -122,6 +140,26 @@ def run_mode(mode: str, bench: Bench) -> dict[str, Any]:
     finally:
         app.stop()
     result['load_average_after'] = os.getloadavg()[0]
+    return result
+
+
+def light_clients(fake: FakeProcess, work: Path, plan: Plan) -> dict[str, Any]:
+    """The parts measured with light socket clients (capacity.py) in an app of their own: the server's CPU per word
+    before any tab and per extra tab, then how many rooms can stream at once."""
+    work.mkdir(parents=True)
+    result: dict[str, Any] = {'load_average_before': os.getloadavg()[0]}
+    app = App(work / 'data', app_env(fake.base_url), work / 'app.log')
+    try:
+        app.wait_ready('/healthz')
+        if plan.server_cpu:
+            result['server_cpu'] = attempt('server CPU', lambda: asyncio.run(capacity.server_cpu(
+                app.url, fake.enqueue_words, app.cpu_seconds, progress, words=plan.words, rate=RATE)))
+        if plan.capacity_rooms:
+            result['capacity'] = attempt('capacity', lambda: asyncio.run(capacity.find_capacity(
+                app.url, plan.capacity_rooms, fake.enqueue_words, app.cpu_seconds, progress,
+                words=plan.capacity_words)))
+    finally:
+        app.stop()
     return result
 
 
@@ -186,6 +224,7 @@ def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *
              + (f', paragraphs of {paragraph} words' if paragraph else ''))
     for tab in tabs:
         tab.arm(count_bytes)
+    metrics_before = [tab.metrics() for tab in tabs]
     cpu_before, browser_before, started = app.cpu_seconds(), browser_cpu_seconds(), time.monotonic()
     bench.fake.enqueue_words(words, RATE, paragraph)
     tabs[0].send('go')
@@ -193,6 +232,8 @@ def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *
     complete = [tab.wait_words(words, timeout_ms) for tab in tabs]
     cpu = app.cpu_seconds() - cpu_before
     browser_cpu, wall = browser_cpu_seconds() - browser_before, time.monotonic() - started
+    where = {part: sum(tab.metrics()[part] - before[part] for tab, before in zip(tabs, metrics_before, strict=True))
+             / len(tabs) / words * 1e6 for part in metrics_before[0]}
     if after_reply is not None:
         after_reply()
     for tab in tabs:
@@ -221,6 +262,7 @@ def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *
         'cpu_s': cpu, 'cpu_us_per_word_per_tab': cpu / words / len(tabs) * 1e6,
         'browser_cpu_s': browser_cpu, 'browser_cpus_busy': browser_cpu / wall,
         'browser_cpu_us_per_word_per_tab': browser_cpu / words / len(tabs) * 1e6,
+        'tab_us_per_word': where,
         'clock_skew_ms': max(abs(t.clock_skew_ms()) for t in tabs),
         'page_errors': [e for t in tabs for e in t.errors][:5],
         'tab_reloads': sum(t.loads - t.loads_when_armed for t in tabs),
@@ -232,6 +274,7 @@ def stream_run(bench: Bench, app: App, tabs: list[Tab], room: str, words: int, *
              + f'{result["cpu_us_per_word_per_tab"]:.0f} µs/word/tab'
              + f' (Chromium: {result["browser_cpu_us_per_word_per_tab"]:.0f} µs/word/tab, '
                f'{result["browser_cpus_busy"]:.1f} CPUs busy)'
+             + '; a tab per word: ' + ', '.join(f'{part} {us:.0f} µs' for part, us in where.items())
              + (f', {missing} word views missing' if missing else '')
              + (f', {result["tab_reloads"]} tab reloads' if result['tab_reloads'] else ''))
     return result
@@ -249,6 +292,7 @@ def big_room(bench: Bench, app: App) -> dict[str, Any]:
         progress(f'  cold open {cold:.0f} ms, warm open {warm:.0f} ms')
         probe: dict[str, float] = {}
         poller = HealthPoller(app.url)
+        files = FileWatcher(bench.work / 'data', BIG_ROOM)
 
         def stop_watching() -> None:  # before the benchmark's own API calls, which are not part of streaming
             poller.stop()
@@ -256,14 +300,20 @@ def big_room(bench: Bench, app: App) -> dict[str, Any]:
 
         app.get_json('/_bench/stall?start=1')
         poller.start()
+        files.start()
         try:
             run = stream_run(bench, app, tabs, BIG_ROOM, bench.plan.words, after_reply=stop_watching)
         finally:
             poller.stop()
-        progress(f'  max event-loop stall {probe["max_stall_ms"]:.1f} ms, worst /healthz {poller.worst_ms:.1f} ms')
+            files.stop()
+        progress(f'  max event-loop stall {probe["max_stall_ms"]:.1f} ms, worst /healthz {poller.worst_ms:.1f} ms; '
+                 f'{files.checkpoints} checkpoints of at most {files.checkpoint_bytes:,} bytes, the room file '
+                 f'({files.room_bytes:,} bytes) written {files.room_writes} times')
         return {'open_cold_ms': cold, 'open_warm_ms': warm, 'max_stall_ms': probe['max_stall_ms'],
                 'stall_samples': probe['samples'], 'healthz_worst_ms': poller.worst_ms,
-                'healthz_requests': poller.count, 'run': run}
+                'healthz_requests': poller.count, 'checkpoints': files.checkpoints,
+                'checkpoint_bytes': files.checkpoint_bytes, 'room_file_writes': files.room_writes,
+                'room_file_bytes': files.room_bytes, 'run': run}
     finally:
         for tab in reversed(tabs):  # the first one owns the browser profile both share
             tab.close()
@@ -296,6 +346,47 @@ class HealthPoller:
             self.worst_ms = max(self.worst_ms, (time.perf_counter() - started) * 1000)
             self.count += 1
             self._stop.wait(self.interval)
+
+
+class FileWatcher:
+    """Watches a room's files from a thread while a reply streams: each new version of the reply's checkpoint file
+    (`<room>.reply.json`, see store.RoomFile.checkpoint) is a checkpoint, and its size what that checkpoint wrote;
+    each new version of the room file (atomic writes replace it: a new inode) a write of the whole room."""
+
+    def __init__(self, data_dir: Path, room: str, interval: float = 0.005) -> None:
+        self.reply, self.room = data_dir / f'{room}.reply.json', data_dir / f'{room}.json'
+        self.interval = interval
+        self.checkpoints = self.checkpoint_bytes = self.room_writes = self.room_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name='file-watcher', daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        room_version, reply_version = self._version(self.room), self._version(self.reply)
+        while not self._stop.wait(self.interval):
+            if (version := self._version(self.reply)) is not None and version != reply_version:
+                self.checkpoints += 1
+                self.checkpoint_bytes = max(self.checkpoint_bytes, version[2])
+            reply_version = version
+            if (version := self._version(self.room)) is not None and version != room_version:
+                self.room_writes += 1
+                self.room_bytes = max(self.room_bytes, version[2])
+                room_version = version
+
+    @staticmethod
+    def _version(path: Path) -> tuple[int, int, int] | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def browser_cpu_seconds() -> float:
