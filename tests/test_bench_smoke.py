@@ -1,13 +1,18 @@
-"""The benchmark's parts still work (not timing): the naive baseline (chat/bench/naive.py) as a chat."""
+"""The benchmark's parts still work (not timing): the naive baseline (chat/bench/naive.py) as a chat, the light
+socket clients of the capacity part, the report's target table."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from browser_support import chromium, open_room, reply_text, send
 
+from chat.bench import capacity
 from chat.bench.app import App, app_env
 from chat.bench.fake_anthropic import FakeAnthropic
+from chat.bench.report import table
+from chat.bench.runner import Plan
 from chat.config import Settings
 
 
@@ -37,3 +42,38 @@ def test_naive_baseline_shows_the_same_final_reply(tmp_path: Path) -> None:
             assert body.locator('strong').inner_text() == 'naive'
             assert page.evaluate('window.__pwned') is None
             assert page.page_errors == []  # type: ignore[attr-defined]
+
+
+def test_light_clients_get_every_word_once(tmp_path: Path) -> None:
+    """Guards the capacity part: light socket clients join a room as a tab does and see every word of a reply once."""
+    with FakeAnthropic.in_thread() as fake, \
+            App(tmp_path / 'data', app_env(fake.base_url), tmp_path / 'app.log') as app:
+        app.wait_ready('/healthz')
+        result = asyncio.run(capacity.run_trial(app.url, capacity.Trial(rooms=2, clients=2, words=20, rate=50),
+                                                fake.enqueue_words, app.cpu_seconds))
+    assert result['samples'] == 2 * 2 * 20, result
+    assert (result['lost'], result['duplicated'], result['disconnects'], result['errors']) == (0, 0, 0, [])
+    assert result['app_cpu_s'] > 0
+    assert capacity.passed(result, p99_ms=10_000)
+
+
+def test_the_light_clients_read_the_frames_live_py_sends() -> None:
+    """Guards capacity.deltas_of against a change of live.py's frame format going unnoticed."""
+    from chat.ui import live
+
+    assert capacity.deltas_of(live.DELTA_EVENT, ['m1', 0, 'w0@1.000001 ', 'm1.thinking', 3, 'x']) == [
+        ('m1', 0, 'w0@1.000001 '), ('m1.thinking', 3, 'x')]
+    assert capacity.deltas_of('update', {'_id': 3}) == []
+
+
+def test_the_target_table_names_what_was_not_measured() -> None:
+    results = {'plan': Plan.quick().__dict__, 'rate_words_per_s': 100, 'cpus': 2, 'modes': {},
+               'light': {'server_cpu': {'us_per_word_no_tab': 120.0, 'us_per_word_per_tab': 30.0},
+                         'capacity': {'max_rooms': 60, 'trials': []}}}
+    text = table(results)
+    assert '| server CPU per word before any tab' in text and '120 µs' in text
+    lines = {line.split('|')[1].strip(): line for line in text.splitlines() if line.startswith('|')}
+    assert lines['server CPU per word before any tab'].rstrip(' |').endswith('pass')
+    assert lines['server CPU per word per extra tab'].rstrip(' |').endswith('MISS')
+    assert lines['rooms streaming at once (4 clients, 50 words/s, p99 <= 100 ms)'].rstrip(' |').endswith('pass')
+    assert 'not measured' in lines['latency p50, 4 tabs']

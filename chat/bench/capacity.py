@@ -23,6 +23,8 @@ from typing import Any
 
 import aiohttp
 
+from ..ui.live import DELTA_EVENT
+
 USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
 COMPLETE_WORD = re.compile(r'w(\d+)@(\d+\.\d+)\s')
 """A word of the fake model (fake_anthropic.Script.chunk) with the space after it: a word still arriving never
@@ -37,7 +39,7 @@ def deltas_of(event: str, data: Any) -> list[tuple[str, int, str]]:
     """The text deltas in one socket.io event, as (body id, offset, text). The one place that knows the wire format of
     chat/ui/live.py: `rooms_text` frames, a flat list `[body, offset, text, body, offset, text, ...]` (offsets in code
     points, as Python's len counts)."""
-    if event != 'rooms_text' or not isinstance(data, list):
+    if event != DELTA_EVENT or not isinstance(data, list):
         return []
     return [(str(data[i]), data[i + 1], data[i + 2]) for i in range(0, len(data) - 2, 3)
             if isinstance(data[i + 1], int) and isinstance(data[i + 2], str)]
