@@ -202,9 +202,9 @@ def assert_dialog_buttons_on_screen(page: Page, which: str) -> None:
     assert problems == [], f'{which} dialog: {problems}'
 
 
-def post(app: AppProcess, room: str, text: str) -> dict[str, Any]:
+def post(app: AppProcess, room: str, text: str, author: str = 'Wanda') -> dict[str, Any]:
     request = urllib.request.Request(f'{app.url}/api/rooms/{room}/messages', method='POST',
-                                     data=json.dumps({'text': text, 'author': 'Wanda'}).encode(),
+                                     data=json.dumps({'text': text, 'author': author}).encode(),
                                      headers={'Content-Type': 'application/json', 'User-Agent': BROWSER_UA})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())

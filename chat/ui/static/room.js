@@ -192,22 +192,23 @@ window.roomsCopy = async (text) => {
 
   const statuses = new Map();  // message id -> status, to tell a reply that just finished
   function announceChanges(initial) {
-    const all = document.querySelectorAll('.messages > [data-testid=message]');
-    const last = all[all.length - 1];
-    for (const message of all) {
+    const all = [...document.querySelectorAll('.messages > [data-testid=message]')];
+    // new at the end, not earlier ones loaded on demand above the known ones
+    const lastKnown = all.findLastIndex((message) => statuses.has(message.getAttribute('data-message-id')));
+    all.forEach((message, index) => {
       const id = message.getAttribute('data-message-id');
       const status = message.getAttribute('data-status');
       const before = statuses.get(id);
       statuses.set(id, status);
-      if (initial || before === status) continue;
-      if (before === undefined && message === last && message.getAttribute('data-role') === 'user'
+      if (initial || before === status) return;
+      if (before === undefined && index > lastKnown && message.getAttribute('data-role') === 'user'
           && message.getAttribute('data-own') !== 'true') {
         announce(`${author(message)}: ${excerpt(message)}`);
       } else if (before === 'streaming') {
         announce(status === 'complete' ? `Claude replied: ${excerpt(message)}`
           : status === 'error' ? "Claude's reply failed." : `Claude's reply was ${status}.`);
       }
-    }
+    });
   }
   const author = (message) => message.querySelector('[data-testid=message-author]')?.textContent || 'Someone';
   function excerpt(message) {
@@ -233,6 +234,10 @@ window.roomsCopy = async (text) => {
     new MutationObserver(changed).observe(list, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
     setInterval(arrange, 30000);
   }
+  // Quasar's loading bar (shown while a file uploads, say) is a progressbar without a name
+  new MutationObserver(() => {
+    for (const bar of document.querySelectorAll('.q-loading-bar:not([aria-label])')) bar.setAttribute('aria-label', 'Loading');
+  }).observe(document.body, { childList: true });
   const found = () => document.querySelector('.messages');
   if (found()) watch(found());
   else {

@@ -1,0 +1,182 @@
+"""Accessibility in real Chromium: axe-core (tests/vendor/axe.min.js) finds no serious or critical violation on the
+home page, an empty room and a room with a conversation, in light and dark, with the message actions hidden (a mouse)
+and shown (a touch screen); and what axe cannot see: new messages are announced politely, `?` types into a text box
+but opens the shortcuts elsewhere, the theme toggle says its state, the focus ring is plain to see, the version
+arrows have names."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import AppProcess
+from playwright.sync_api import Browser, BrowserContext, Page
+from test_composer_browser import enter
+from test_layout_browser import post
+
+from chat.bench.fake_anthropic import FakeAnthropic
+
+pytestmark = pytest.mark.browser
+AXE = Path(__file__).parent / 'vendor' / 'axe.min.js'
+COMPOSER = 'textarea[data-testid=composer]'
+REPLY = '''Here is a short overview.
+
+## Trains
+
+- **Paris → Lyon**: about two hours
+- [Timetables](https://example.com/timetables)
+
+> Book early for the best prices.
+
+| From | To | Time |
+| --- | --- | --- |
+| Paris | Lyon | 2 h |
+
+```python
+print("bon voyage")
+```
+'''
+
+RUN_AXE = '''async () => {
+  const result = await axe.run(document, { resultTypes: ['violations'] });
+  return result.violations.filter((v) => ['serious', 'critical'].includes(v.impact)).map((v) => ({
+    id: v.id, impact: v.impact,
+    nodes: v.nodes.slice(0, 5).map((n) =>
+      `${n.target.join(" ")}: ${(n.any[0] || n.all[0] || n.none[0] || {}).message}`),
+  }));
+}'''
+
+
+@pytest.fixture(scope='module')
+def conversation(app: AppProcess, fake: FakeAnthropic) -> str:
+    """A room with two people, a formatted reply, a mention and a reply that failed."""
+    room = 'a11y-conversation'
+    fake.enqueue_text([REPLY])
+    post(app, room, 'How do I get from Paris to Lyon?')
+    app.wait_for(room, lambda ms: len(ms) == 2 and ms[-1]['status'] == 'complete')
+    fake.enqueue_status(401)
+    post(app, room, '@claude and back again?', author='Bob')
+    app.wait_for(room, lambda ms: len(ms) == 4 and ms[-1]['status'] == 'error')
+    return room
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={'width': 1280, 'height': 800})
+    yield context
+    context.close()
+
+
+@pytest.mark.parametrize('scheme', ['light', 'dark'])
+@pytest.mark.parametrize('where', ['home', 'empty room', 'conversation'])
+def test_no_serious_or_critical_axe_violations(app: AppProcess, browser: Browser, conversation: str, where: str,
+                                               scheme: str) -> None:
+    path = {'home': '/', 'empty room': '/room/a11y-empty', 'conversation': f'/room/{conversation}'}[where]
+    context = browser.new_context(viewport={'width': 1280, 'height': 800}, color_scheme=scheme)
+    page = open_page(context, app.url + path)
+    assert page.evaluate("document.body.classList.contains('body--dark')") == (scheme == 'dark')
+    assert page.evaluate('document.documentElement.lang') == 'en-US'
+    if where == 'conversation':
+        page.wait_for_selector('[data-testid=message] table')
+        page.wait_for_selector('[data-testid=message][data-status=error] [data-testid=retry]')
+    assert axe(page) == []
+    if where == 'conversation':  # as a touch screen shows them: every message's actions at once
+        page.add_style_tag(content='.msg-actions { opacity: 1 !important; position: static !important; '
+                                   'transition: none !important; }')
+        assert axe(page) == []
+    assert page.page_errors == []  # type: ignore[attr-defined]
+    context.close()
+
+
+def test_new_messages_are_announced_to_screen_readers_politely(app: AppProcess, browser: Browser,
+                                                               fake: FakeAnthropic) -> None:
+    room = 'a11y-announce'
+    ann_context, bob_context = browser.new_context(), browser.new_context()
+    ann, bob = enter(ann_context, app, room, 'Ann'), enter(bob_context, app, room, 'Bob')
+    region = ann.locator('[data-testid=announcer]')
+    assert region.get_attribute('aria-live') == 'polite' and region.get_attribute('role') == 'status'
+    fake.enqueue_text(['Hello to you both.'])
+    bob.locator(COMPOSER).fill('Hello, Ann!')
+    bob.locator(COMPOSER).press('Enter')
+    ann.wait_for_function('document.querySelector("[data-testid=announcer]").textContent.includes("Claude replied")')
+    assert region.inner_text() == 'Claude replied: Hello to you both.'
+    fake.enqueue_text(['Indeed.'], delay=1.0)  # Bob's tab has time to say Ann's message before the reply's
+    ann.locator(COMPOSER).fill('Hi Bob')  # one's own message is not read back
+    ann.locator(COMPOSER).press('Enter')
+    bob.wait_for_function('document.querySelector("[data-testid=announcer]").textContent === "Ann: Hi Bob"')
+    ann.wait_for_function('document.querySelector("[data-testid=announcer]").textContent.includes("Indeed")')
+    ann_context.close()
+    bob_context.close()
+
+
+def test_question_mark_types_in_a_text_box_and_opens_the_shortcuts_elsewhere(app: AppProcess,
+                                                                              context: BrowserContext) -> None:
+    page = open_page(context, f'{app.url}/room/a11y-keys')
+    composer = page.locator(COMPOSER)
+    composer.click()
+    page.keyboard.type('Why?')
+    assert composer.input_value() == 'Why?'
+    assert not page.locator('[data-testid=shortcuts-dialog]').is_visible()
+    page.click('[data-testid=page-title]')
+    page.keyboard.press('?')
+    page.wait_for_selector('[data-testid=shortcuts-dialog]')
+    assert composer.input_value() == 'Why?'
+
+
+def test_theme_toggle_says_its_state_and_the_focus_ring_is_plain(app: AppProcess, context: BrowserContext) -> None:
+    page = open_page(context, app.url)
+    toggle = page.locator('[data-testid=theme-toggle]')
+    page.wait_for_function('document.querySelector("[data-testid=theme-toggle]").dataset.theme === "auto"')
+    states = []
+    for _ in range(3):
+        states.append((toggle.get_attribute('aria-label'), toggle.get_attribute('aria-pressed'), toggle.inner_text(),
+                       page.evaluate("document.body.classList.contains('body--dark')")))
+        toggle.click()
+    assert states == [('Theme: as the system', 'mixed', 'brightness_auto', False),
+                      ('Theme: dark', 'true', 'dark_mode', True),
+                      ('Theme: light', 'false', 'light_mode', False)]
+    page.click('[data-testid=page-title]')
+    for _ in range(40):  # the keyboard reaches the New room button, with a ring one sees
+        page.keyboard.press('Tab')
+        if page.evaluate("document.activeElement.getAttribute('data-testid')") == 'new-room':
+            break
+    assert page.evaluate("document.activeElement.getAttribute('data-testid')") == 'new-room'
+    ring = page.evaluate('''(() => { const s = getComputedStyle(document.activeElement);
+        return [s.outlineStyle, parseFloat(s.outlineWidth), s.boxShadow]; })()''')
+    assert (ring[0] == 'solid' and ring[1] >= 2) or '4px' in ring[2], f'no visible focus ring: {ring}'
+
+
+def test_version_arrows_have_names(app: AppProcess, context: BrowserContext, fake: FakeAnthropic) -> None:
+    page = open_page(context, f'{app.url}/room/a11y-versions')
+    fake.enqueue_text(['First answer.'])
+    page.locator(COMPOSER).fill('Say something')
+    page.locator(COMPOSER).press('Enter')
+    page.wait_for_selector('[data-testid=message][data-role=assistant][data-status=complete] [data-testid=regenerate]')
+    fake.enqueue_text(['Second answer.'])
+    page.click('[data-testid=regenerate]')
+    page.wait_for_selector('[data-testid=version-prev]')
+    assert page.get_by_role('button', name='Previous version').count() == 1
+    assert page.get_by_role('button', name='Next version').count() == 1
+
+
+# helpers ---------------------------------------------------------------------------------------------------------
+
+def open_page(context: BrowserContext, url: str) -> Page:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on('pageerror', lambda error: errors.append(str(error)))
+    page.page_errors = errors  # type: ignore[attr-defined]
+    page.goto(url)
+    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=15_000)
+    page.wait_for_function('document.querySelector("[data-testid=theme-toggle]").hasAttribute("data-theme")')
+    page.wait_for_timeout(300)  # Quasar's transitions (the drawer, the header) settle
+    return page
+
+
+def axe(page: Page) -> list[dict[str, Any]]:
+    """The serious and critical violations axe-core finds on the page as it is now."""
+    if not page.evaluate('typeof window.axe === "object"'):
+        page.add_script_tag(content=AXE.read_text(encoding='utf-8'))
+    return page.evaluate(RUN_AXE)
+
