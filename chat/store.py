@@ -44,6 +44,8 @@ SETTINGS_DOC = 1
 REPLY_SUFFIX = '.reply.json'
 """`<room id>.reply.json`: the checkpoint of the reply being streamed (its name is no room id: room_ids skips it)."""
 StorageFactory = Callable[[Path], Storage]
+WRITE_CHUNK = 100
+"""Documents per piece of a room file's text (about 50 kB): small enough that encoding one holds the GIL briefly."""
 YIELD_EVERY = 200
 YIELD_SECONDS = 0.0005
 """While encoding many documents, the writer thread sleeps this long every YIELD_EVERY of them. Without it the event
@@ -138,28 +140,32 @@ def encode_document(key: str, doc: Any, *, ensure_ascii: bool = False) -> str:
 
 def dump_tables(data: dict[str, Any], *, ensure_ascii: bool = False,
                 cache: dict[str, dict[str, str]] | None = None) -> list[str]:
-    """JSON of all tables as pieces to write one after the other (a room's file is never built as one string: each
-    copy of a 5 MB string costs milliseconds under the GIL). One small json.dumps per document not in `cache`, which
-    learns the new ones."""
+    """JSON of all tables as pieces to write one after the other, none longer than WRITE_CHUNK documents: a room's file
+    is never built or encoded as one string, since each C call on a 5 MB string holds the GIL (and stalls the event
+    loop) for milliseconds, while between pieces the writer thread lets it go. One small json.dumps per document not
+    in `cache`, which learns the new ones."""
     pieces = ['{']
     for name, docs in data.items():
         if cache is None or ensure_ascii:
-            body = ','.join(encode_document(key, doc, ensure_ascii=ensure_ascii) for key, doc in docs.items())
+            parts = [encode_document(key, doc, ensure_ascii=ensure_ascii) for key, doc in docs.items()]
         else:
             known = cache.setdefault(name, {})
             keys = list(docs)
-            parts: list[str | None] = list(map(known.get, keys))  # C loops: a 10,000-message room costs ~1 ms
+            found: list[str | None] = list(map(known.get, keys))  # C loops: a 10,000-message room costs ~1 ms
             position, fresh = -1, 0
             with contextlib.suppress(ValueError):  # list.index: no (more) document without cached JSON
                 while True:
-                    position = parts.index(None, position + 1)
+                    position = found.index(None, position + 1)
                     key = keys[position]
-                    parts[position] = known[key] = encode_document(key, docs[key])
+                    found[position] = known[key] = encode_document(key, docs[key])
                     fresh += 1
                     if fresh % YIELD_EVERY == 0:  # the first write of a long room encodes it all: let the loop run
                         time.sleep(YIELD_SECONDS)
-            body = ','.join(parts)  # type: ignore[arg-type]  # no None is left
-        pieces += [',' if len(pieces) > 1 else '', json.dumps(name), ':{', body, '}']
+            parts = found  # type: ignore[assignment]  # no None is left
+        pieces += [',' if len(pieces) > 1 else '', json.dumps(name), ':{']
+        pieces += [(',' if start else '') + ','.join(parts[start:start + WRITE_CHUNK])
+                   for start in range(0, len(parts), WRITE_CHUNK)]
+        pieces.append('}')
     pieces.append('}')
     return pieces
 
