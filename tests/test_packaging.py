@@ -84,7 +84,8 @@ def test_the_wheel_carries_every_module_static_file_and_vendored_script(wheel: P
     wanted = [*CHAT.rglob('*.py'), *CHAT.rglob('*.js'), *CHAT.rglob('*.css'), *(ui / 'static').rglob('*'),
               *(ui / 'lib').rglob('*')]
     expected = {p.relative_to(ROOT).as_posix() for p in wanted if p.is_file() and '__pycache__' not in p.parts}
-    assert {'chat/ui/static/tailwind.css', 'chat/ui/lib/katex.js', 'chat/ui/message_body.js'} <= expected
+    assert {'chat/ui/static/tailwind.css', 'chat/ui/lib/katex.js', 'chat/ui/message_body.js',
+            'chat/ui/markdown.js', 'chat/ui/lib/README.md'} <= expected
     assert sorted(expected - names) == []
     assert re.search(r'^rooms = chat\.cli:run$', entry_points, re.MULTILINE), entry_points
 
