@@ -10,10 +10,11 @@ messages, statuses) goes through NiceGUI elements as usual.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nicegui import background_tasks, core, run
+from nicegui import core, run
 from nicegui.client import Client
 
 from ..access import access_of
@@ -25,6 +26,8 @@ from ..rooms import Rooms
 
 DELTA_EVENT = 'rooms_text'
 SYNC_EVENT = 'rooms_sync'
+
+log = logging.getLogger(__name__)
 
 
 def socket_room(room_id: str) -> str:
@@ -133,6 +136,7 @@ class Relay:
         self._overhead = FRAME_OVERHEAD
         self._handle: asyncio.Handle | None = None
         self._sending = False
+        self._delivery: asyncio.Task[None] | None = None
 
     def __call__(self, event: RoomEvent) -> None:
         if event.kind != 'delta' or event.message is None:
@@ -179,11 +183,14 @@ class Relay:
         self._entries, self._chars, self._overhead = [], 0, FRAME_OVERHEAD
         self._open.clear()
         self._sending = True
-        background_tasks.create(self._deliver(frame), name='rooms text')
+        # a task of our own rather than background_tasks.create: the relay works (and is tested) without NiceGUI's loop
+        self._delivery = asyncio.get_running_loop().create_task(self._deliver(frame), name='rooms text')
 
     async def _deliver(self, frame: list[Any]) -> None:
         try:
             await self._emit(frame)
+        except Exception:
+            log.exception('sending a text frame failed')  # tabs notice the gap with the next frame and resync
         finally:
             self._sending = False
             if self._entries:
