@@ -78,7 +78,8 @@ ROWS = [
     Row('server CPU/word/tab, 4 tabs, long reply', run(long, 'cpu_us_per_word_per_tab'), 'µs', 100),
     Row('server CPU/word/tab, 20 tabs', run(short(20), 'cpu_us_per_word_per_tab'), 'µs'),
     Row('Chromium CPU/word/tab, 4 tabs', run(short(4), 'browser_cpu_us_per_word_per_tab'), 'µs', 1500),
-    *(Row(f'a tab per word, 4 tabs: {part}', where(short(4), part), 'µs') for part in TAB_PARTS),
+    *(Row(f'a tab per word, {n} tab{"s" if n > 1 else ""}: {part}', where(short(n), part), 'µs')
+      for n in (1, 4) for part in TAB_PARTS),
     Row('Chromium CPU/word/tab, 4 tabs, 60-word paragraphs', run(para(4), 'browser_cpu_us_per_word_per_tab'), 'µs'),
     Row('Chromium CPUs busy, 20 tabs', run(short(20), 'browser_cpus_busy'), 'CPUs'),
     Row('10k-message room: open, cold', big('open_cold_ms'), 'ms', 1000, strict=True),
