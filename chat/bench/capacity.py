@@ -258,7 +258,7 @@ async def run_trial(base_url: str, trial: Trial, enqueue_words: Callable[[int, f
             enqueue_words(trial.words, trial.rate)
         for client in everyone:  # what the wire carries for the reply, not for the page
             client.frames = client.received_bytes = 0
-        cpu_before, started = cpu_seconds(), time.monotonic()
+        cpu_before, started, own_before = cpu_seconds(), time.monotonic(), time.process_time()
         lag.start()
         await asyncio.gather(*(post(base_url, room, 'go') for room in room_ids))
         # done when every client has every word (or lost its socket); the app is asked only at the end, since polling
@@ -271,6 +271,7 @@ async def run_trial(base_url: str, trial: Trial, enqueue_words: Callable[[int, f
         replies, finals = [reply for reply, _ in settled], [text for _, text in settled]
         wall = time.monotonic() - started
         cpu = cpu_seconds() - cpu_before - idle_per_s * wall
+        own_cpu = time.process_time() - own_before
     finally:
         lag.stop()
         await asyncio.gather(*(c.close() for c in everyone), return_exceptions=True)
@@ -287,7 +288,7 @@ async def run_trial(base_url: str, trial: Trial, enqueue_words: Callable[[int, f
             'app_cpus_busy': cpu / wall if wall else 0.0,
             'cpu_us_per_word': cpu / trial.words / trial.rooms * 1e6,
             'lost': lost, 'duplicated': duplicated, 'disconnects': sum(c.disconnected for c in everyone),
-            'errors': errors[:5], 'bench_loop_lag_ms': lag.worst_ms,
+            'errors': errors[:5], 'bench_loop_lag_ms': lag.worst_ms, 'bench_cpus_busy': own_cpu / wall if wall else 0.0,
             'frames_per_client': sum(c.frames for c in everyone) / max(len(everyone), 1),
             'bytes_per_char_per_client': sum(c.received_bytes for c in everyone) / max(len(everyone), 1)
             / max(sum(map(len, finals)) / len(finals), 1),
@@ -356,7 +357,7 @@ async def find_capacity(base_url: str, room_counts: Sequence[int], enqueue_words
         ok = passed(result, p99_ms)
         progress(f'  p50 {result["p50_ms"]:.1f} ms, p99 {result["p99_ms"]:.1f} ms, lost {result["lost"]}, '
                  f'duplicated {result["duplicated"]}, disconnects {result["disconnects"]}, bench loop lag '
-                 f'{result["bench_loop_lag_ms"]:.0f} ms, app '
+                 f'{result["bench_loop_lag_ms"]:.0f} ms ({result["bench_cpus_busy"]:.2f} CPUs), app '
                  f'{result["app_cpus_busy"]:.2f} CPUs, {result["cpu_us_per_word"]:.0f} µs/word/room: '
                  + ('pass' if ok else 'miss'))
         if not ok:

@@ -4,8 +4,10 @@ Starts the real app (chat.cli, through serve.py) as a subprocess against a loopb
 emits timestamped words at 100 words/s, opens tabs in headless Chromium and measures, for the app as it is
 ("rooms") and for the naive baseline (naive.py, `serve.py --naive`) side by side: word-to-tab latency for 1, 4
 and 20 tabs, websocket bytes per reply character per tab, server CPU per word per tab, the time to open a
-10,000-message room, the worst event-loop stall while a reply streams into it, and start-up time. Progress goes to
-stderr, the table to stdout.
+10,000-message room, the worst event-loop stall and the bytes of each checkpoint while a reply streams into it, and
+start-up time. Then, with light socket clients instead of browsers (capacity.py): the server's CPU per word before
+any tab and per extra tab, and how many rooms can stream at once. Progress goes to stderr, the tables to stdout: the
+modes side by side, then each target of issue 13 with what was measured.
 """
 from __future__ import annotations
 
