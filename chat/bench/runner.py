@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--tabs', help='tab counts to run instead of the plan\'s, e.g. 20 or 1,4')
     parser.add_argument('--no-big-room', action='store_true', help='skip the 10,000-message room')
     parser.add_argument('--capacity', help='room counts the capacity part tries in turn, with light socket clients '
-                        '(default 20,40,50,60,70,80; 0 skips it)')
+                        '(default 10,20,...,80; 0 skips it)')
     parser.add_argument('--capacity-words', type=int, help='words per reply in the capacity part (default 250)')
     parser.add_argument('--no-server-cpu', action='store_true', help='skip the server-CPU-per-word part')
     args = parser.parse_args(argv)
@@ -96,7 +96,7 @@ class Plan:
         """Length of the second reply at 4 tabs (bytes per char must stay flat), or None."""
         self.startup_repeats = startup_repeats
         self.big_room = True
-        self.capacity_rooms: tuple[int, ...] = (20, 40, 50, 60, 70, 80)
+        self.capacity_rooms: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80)
         """Rooms streaming at once in each capacity trial, tried in turn until one misses."""
         self.capacity_words = 250
         self.server_cpu = True
