@@ -392,14 +392,23 @@ class FileWatcher:
 
 
 def browser_cpu_seconds() -> float:
-    """CPU time used so far by every Chromium process on this machine (Linux /proc; 0 elsewhere)."""
-    total = 0
+    """CPU time used so far by the Chromium processes this benchmark started (Linux /proc; 0 elsewhere). Only our own
+    descendants: on a shared machine other people's browsers must not count."""
+    stats: dict[int, tuple[int, str, int]] = {}  # pid -> (parent pid, name, CPU ticks)
     for stat in Path('/proc').glob('[0-9]*/stat'):
         with contextlib.suppress(OSError, IndexError, ValueError):
             text = stat.read_text()
             name, fields = text[text.index('(') + 1:text.rindex(')')], text[text.rindex(')') + 2:].split()
-            if 'chrom' in name.lower():
-                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            stats[int(stat.parent.name)] = (int(fields[1]), name, int(fields[11]) + int(fields[12]))  # utime + stime
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        if 'chrom' in stats[pid][1].lower():
+            total += stats[pid][2]
     return total / os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 0.0
 
 
