@@ -116,7 +116,7 @@ WATCHER = r'''
     const found = [];
     for (const el of [root, ...root.querySelectorAll('*')]) {
       const tag = el.localName;
-      const copyButton = tag === 'button' && el.matches('.rb-code > button.rb-copy');
+      const copyButton = tag === 'button' && el.matches('.rb-code > .rb-code-head > button.rb-copy');
       if (BAD_TAGS.has(tag) && !copyButton) found.push('<' + tag + '>');
       for (const a of el.attributes) {
         const value = a.value.replace(/[\u0000-\u0020\u00a0]/g, '').toLowerCase();
