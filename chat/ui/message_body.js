@@ -42,6 +42,33 @@ function withoutTrailingSpace(text) {
   return end;
 }
 
+// How much of a paragraph's inline source later text cannot change, with its tokens: the leading settled tokens
+// (see isSettled), the last one cut after a blank; the last few characters are never in it (a word may go on).
+// Lexing the paragraph again may start there, so that a render costs what was appended, not the paragraph's length.
+const UNSETTLED_TAIL = 40;
+function settledPrefix(tokens, sourceLength) {
+  const limit = sourceLength - UNSETTLED_TAIL;
+  let stable = { length: 0, tokens: [] };
+  let position = 0;
+  for (let i = 0; i < tokens.length && isSettled(tokens[i]); i++) {
+    const raw = tokens[i].raw;
+    if (position + raw.length <= limit) {
+      position += raw.length;
+      if (/\s$/.test(raw)) stable = { length: position, tokens: tokens.slice(0, i + 1) };
+      continue;
+    }
+    if (tokens[i].type === "text") {
+      const cut = raw.slice(0, Math.max(0, limit - position)).search(/\s\S*$/);
+      if (cut > 0) {
+        const kept = raw.slice(0, cut + 1); // a settled text token's text is its raw (no escape, no entity)
+        stable = { length: position + kept.length, tokens: [...tokens.slice(0, i), { type: "text", raw: kept, text: kept }] };
+      }
+    }
+    break;
+  }
+  return stable;
+}
+
 function removeAll(nodes) {
   for (const node of nodes) node.remove();
 }
@@ -187,7 +214,7 @@ function injectStyles() {
     .rb .rb-code .rb-copy:hover, .rb .rb-code .rb-copy:focus-visible { background: #3a3a4e; }
     .rb .rb-code > pre { margin: 0; border-radius: 0; overflow-x: auto; max-width: 100%; white-space: pre; }
     .rb .rb-table { max-width: 100%; overflow-x: auto; margin: 6px 0; }
-    .msg .rb .rb-table > table, .rb .rb-table > table { display: table; width: auto; max-width: none; margin: 0; }
+    .msg .rb .rb-table > table, .rb .rb-table > table { display: table; width: max-content; max-width: none; margin: 0; }
     .rb .rb-table th, .rb .rb-table td { min-width: 4em; max-width: 24em; overflow-wrap: normal; word-break: normal;
       hyphens: manual; }
     .rb .rb-math-block { overflow-x: auto; max-width: 100%; }
@@ -404,21 +431,26 @@ export default {
       const linksKey = JSON.stringify(links);
       if (!tail || tail.p.parentNode !== tailEl || tail.linksKey !== linksKey) {
         tailEl.replaceChildren();
-        tail = this.tailItems = { p: document.createElement("p"), items: [], source: "", linksKey };
+        tail = this.tailItems = {
+          p: document.createElement("p"), items: [], source: "", linksKey, stable: { length: 0, tokens: [] },
+        };
         tailEl.append(tail.p);
       }
       const { p, items } = tail;
-      let from = 0; // items before this one stay as they are; the source is lexed again from `offset`
-      let offset = 0;
-      if (source.startsWith(tail.source)) {
-        let position = 0;
-        for (let i = 0; i < items.length - 2 && items[i].settled && source.startsWith(items[i].raw, position); i++) {
-          position += items[i].raw.length;
-          if (/\s$/.test(items[i].raw)) [from, offset] = [i + 1, position];
+      const stable = source.startsWith(tail.source) ? tail.stable : { length: 0, tokens: [] };
+      const tokens = stable.tokens.map((token) => ({ ...token }));
+      for (const token of lexInline(source.slice(stable.length), links)) {
+        const last = tokens[tokens.length - 1];
+        if (last?.type === "text" && token.type === "text" && !last.tokens && !token.tokens) {
+          last.raw += token.raw; // marked merges adjacent text too
+          last.text += token.text;
+        } else {
+          tokens.push(token);
         }
       }
       tail.source = source;
-      const tokens = lexInline(source.slice(offset), links);
+      tail.stable = settledPrefix(tokens, source.length);
+      const from = 0;
       let same = 0;
       while (from + same < items.length && same < tokens.length && items[from + same].raw === tokens[same].raw) same++;
       if (from + same === items.length - 1 && same < tokens.length) {
