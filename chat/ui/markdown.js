@@ -24,6 +24,15 @@ const markdown = new Marked({
       return checked ? "☑ " : "☐ ";
     },
   },
+  tokenizer: {
+    // A bare e-mail address stays text (<mailto:a@b.example> and [a](mailto:...) still link): every link is an inline
+    // box of its own, and Chromium lays out a paragraph of hundreds of them (a log, a list of addresses, the
+    // benchmark's words) in time that grows faster than its length at every streamed word. URLs still link.
+    url(src) {
+      const match = this.rules.inline.url.exec(src);
+      return match && match[2] === "@" ? undefined : false; // false: marked's own tokenizer
+    },
+  },
 });
 
 // Math: $...$ inside text and $$...$$ blocks become placeholders holding the TeX as text; after sanitising,
