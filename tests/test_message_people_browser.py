@@ -105,7 +105,8 @@ def test_a_reply_quotes_links_back_and_stands_out_for_the_quoted_author(app: App
     expect(message(ann, mention)).to_have_attribute('data-mention', 'true')
     expect(message(bob, answer)).to_have_attribute('data-mention', 'false')
     expect(message(ann, question)).to_have_attribute('data-mention', 'false')
-    accent = message(ann, answer).evaluate('e => getComputedStyle(e).borderLeftWidth')
+    accent = message(ann, answer).evaluate(  # on the bubble the text is in
+        "e => getComputedStyle(e.querySelector('[data-testid=message-content]').parentElement).borderLeftWidth")
     assert accent == '4px', 'a visible accent, not only an attribute'
     ann.evaluate('window.scrollTo(0, document.body.scrollHeight)')
     in_message(ann, answer, 'reply-quote').click()

@@ -24,12 +24,12 @@ def register(rooms: Rooms, settings: Settings) -> None:
         summaries = await rooms.summaries()
         with frame('Your rooms', demo=settings.uses_demo):
             with ui.column().classes('w-full max-w-3xl mx-auto gap-3 p-4'):
-                with ui.row().classes('w-full items-center'):
+                with ui.row().classes('w-full items-center no-wrap'):
                     ui.label('Rooms').classes('text-2xl font-bold')
                     ui.space()
                     import_control(rooms)
                     ui.button('New room', icon='add', on_click=lambda: ui.navigate.to(f'/room/{new_room_id()}')) \
-                        .props('data-testid=new-room unelevated')
+                        .props('data-testid=new-room unelevated no-caps no-wrap')
                 SearchPanel(rooms)
                 if not summaries:
                     ui.label('No rooms yet. Start one with "New room", then share its link: everyone who opens '
@@ -43,21 +43,21 @@ def room_card(summary: RoomSummary, rooms: Rooms) -> None:
     with ui.row().classes('w-full items-center no-wrap gap-1'):
         with ui.link(target=f'/room/{summary.id}').classes('flex-grow min-w-0 no-underline text-inherit') \
                 .props(f'data-testid=room-link data-room-id={summary.id}'):
-            with ui.card().classes('w-full hover:shadow-md'):
+            with ui.card().classes('room-card w-full hover:shadow-md'):
                 ui.label(summary.title).classes('font-semibold')
                 plural = 's' if summary.message_count != 1 else ''
                 ui.label(f'{summary.message_count} message{plural} · {ago(summary.updated_at)}') \
                     .classes('text-sm text-gray-500')
-        ui.button(icon='download').props(f'flat round color=grey-7 href=/api/rooms/{summary.id}/export.json '
-                                         f'download=room-{summary.id}.json data-testid=export-json '
-                                         f'data-room-id={summary.id} aria-label="Export as JSON"') \
-            .tooltip('Export as JSON (import it again from this page)')
-        ui.button(icon='edit', on_click=lambda: rename_dialog(rooms, summary)) \
-            .props(f'flat round color=grey-7 data-testid=rename-room data-room-id={summary.id} aria-label=Rename') \
-            .mark(f'rename-{summary.id}').tooltip('Rename')
-        ui.button(icon='delete', on_click=lambda: delete_dialog(rooms, summary)) \
-            .props(f'flat round color=grey-7 data-testid=delete-room data-room-id={summary.id} aria-label=Delete') \
-            .mark(f'delete-{summary.id}').tooltip('Delete (kept in the trash folder)')
+        ui.button(icon='download', color=None).props(f'flat round href=/api/rooms/{summary.id}/export.json '
+                                                     f'download=room-{summary.id}.json data-testid=export-json '
+                                                     f'data-room-id={summary.id} aria-label="Export as JSON"') \
+            .classes('room-action').tooltip('Export as JSON (import it again from this page)')
+        ui.button(icon='edit', color=None, on_click=lambda: rename_dialog(rooms, summary)) \
+            .props(f'flat round data-testid=rename-room data-room-id={summary.id} aria-label=Rename') \
+            .classes('room-action').mark(f'rename-{summary.id}').tooltip('Rename')
+        ui.button(icon='delete', color=None, on_click=lambda: delete_dialog(rooms, summary)) \
+            .props(f'flat round data-testid=delete-room data-room-id={summary.id} aria-label=Delete') \
+            .classes('room-action').mark(f'delete-{summary.id}').tooltip('Delete (kept in the trash folder)')
 
 
 def rename_dialog(rooms: Rooms, summary: RoomSummary) -> None:
@@ -121,7 +121,8 @@ def import_control(rooms: Rooms) -> None:
                                                      type='negative'))
     upload.props('accept=.json,application/json data-testid=import').classes('hidden').mark('import')
     # the uploader's own box is bulky: a plain button opens its file picker, in the click itself as browsers require
-    ui.button('Import', icon='upload_file').props('outline data-testid=import-button') \
+    ui.button('Import', icon='upload_file').props('outline no-caps no-wrap data-testid=import-button') \
+        .classes('home-import') \
         .on('click', js_handler=f'(event) => getElement({upload.id}).$refs.qRef.pickFiles(event)') \
         .tooltip(f'Import a room exported as JSON (at most {mb} MB); it opens as a new room')
 

@@ -177,11 +177,14 @@ window.roomsCopy = async (text) => {
         && ts - before < GROUP_SECONDS && message.getAttribute('data-role') === 'user';
       setAttribute(message, 'data-grouped', grouped ? 'true' : null);
       const time = message.querySelector('.msg-time');
+      const full = date.toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'short' });
       if (time) {
         const text = timeLabel(date, now);
         if (time.textContent !== text) time.textContent = text;
-        setAttribute(time, 'title', date.toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'short' }));
+        setAttribute(time, 'title', full);
       }
+      const bubble = message.querySelector('.msg-main');  // a grouped message hides its time: the bubble tells it
+      if (bubble) setAttribute(bubble, 'title', grouped ? full : null);
       previous = message;
     }
   }
