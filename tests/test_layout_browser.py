@@ -43,7 +43,11 @@ INSIDE_JS = '''() => {
     if (outer.left < 0 || outer.right > width + 0.5) problems.push(`message ${id}: ${outer.left}..${outer.right}`);
     const bubble = box(message.querySelector('[data-testid=message-content]').parentElement);
     for (const wide of message.querySelectorAll('pre, table')) {
-      const inner = box(wide);
+      let shown = wide;  // what one sees of it: the box it scrolls in, if any (e.g. a table's wrapper)
+      for (let node = wide; node !== message; node = node.parentElement) {
+        if (getComputedStyle(node).overflowX !== 'visible') { shown = node; break; }
+      }
+      const inner = box(shown);
       if (inner.left < bubble.left - 0.5 || inner.right > bubble.right + 0.5) {
         problems.push(`${wide.tagName} in ${id}: ${inner.left}..${inner.right} vs ${bubble.left}..${bubble.right}`);
       }
