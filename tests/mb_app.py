@@ -102,16 +102,16 @@ async def truth(request: Request) -> dict:
 
 @app.post('/replace')
 async def replace(request: Request) -> dict:
-    """MessageBody.replace_text (silent=False) or set_text_silently (silent=True) on every element of a message."""
+    """set_text_silently on every element of a message, then (unless silent) an update of the element, as any later
+    change of it (a status, a version) sends the recorded text along."""
     data = await request.json()
     MESSAGES[data['msgid']]['text'] = data['text']
     for body in BODIES.get(data['msgid'], []):
         if body.is_deleted:  # its tab is gone
             continue
-        if data.get('silent'):
-            body.set_text_silently(data['text'])
-        else:
-            body.replace_text(data['text'])
+        body.set_text_silently(data['text'])
+        if not data.get('silent'):
+            body.update()
     return {'ok': True}
 
 

@@ -256,7 +256,6 @@ export default {
     msgid: String,
     text: String,
     streaming: Boolean,
-    rev: Number, // bumped by replace_text(), so that replacing with the prop's old value still takes effect
   },
   created() {
     // Plain (non-reactive) state: Vue never re-renders the template for it, we patch the DOM ourselves.
@@ -292,9 +291,6 @@ export default {
   watch: {
     text(value) {
       this.setCurrent(value || "");
-    },
-    rev() {
-      this.setCurrent(this.text || "");
     },
     streaming(value) {
       if (value) {

@@ -29,7 +29,6 @@ class MessageBody(ui.element, component='message_body.js',
             self._props['msgid'] = msgid
             self._props['text'] = text
             self._props['streaming'] = streaming
-            self._props['rev'] = 0
 
     @property
     def text(self) -> str:
@@ -45,11 +44,3 @@ class MessageBody(ui.element, component='message_body.js',
         # NiceGUI's props are observable and would call update() on assignment
         with self._props.suspend_updates():
             self._props['text'] = text
-
-    def replace_text(self, text: str) -> None:
-        """Replace the text shown in every browser, e.g. after an edit or a reset that did not come as deltas."""
-        with self._props.suspend_updates():
-            self._props['text'] = text
-            # bumping `rev` makes the browser take the text even if the prop equals what it last received
-            self._props['rev'] = self._props.get('rev', 0) + 1
-        self.update()
