@@ -293,7 +293,7 @@ def big_room(bench: Bench, app: App) -> dict[str, Any]:
         tabs.append(Tab(bench.browser, url, context=tabs[0].context))
         warm = tabs[1].open_timed(bench.last_id)  # the room is loaded, the browser has the page's scripts cached
         progress(f'  cold open {cold:.0f} ms, warm open {warm:.0f} ms')
-        probe: dict[str, float] = {}
+        probe: dict[str, Any] = {}
         poller = HealthPoller(app.url)
         files = FileWatcher(bench.work / 'data', BIG_ROOM)
         idle = IdleLoop()
@@ -315,7 +315,10 @@ def big_room(bench: Bench, app: App) -> dict[str, Any]:
                  f'{probe["idle_stall_ms"]:.1f} ms), worst /healthz {poller.worst_ms:.1f} ms; '
                  f'{files.checkpoints} checkpoints of at most {files.checkpoint_bytes:,} bytes, the room file '
                  f'({files.room_bytes:,} bytes) written {files.room_writes} times')
+        for stack in probe.get('stall_stacks', [])[:3]:
+            progress(f'  where the app was during stalls: {stack}')
         return {'open_cold_ms': cold, 'open_warm_ms': warm, 'max_stall_ms': probe['max_stall_ms'],
+                'stall_stacks': probe.get('stall_stacks', []),
                 'idle_process_stall_ms': probe['idle_stall_ms'],
                 'stall_samples': probe['samples'], 'healthz_worst_ms': poller.worst_ms,
                 'healthz_requests': poller.count, 'checkpoints': files.checkpoints,
