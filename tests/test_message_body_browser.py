@@ -373,3 +373,24 @@ def test_hostile_streamed_text_is_harmless(tab: Tab, server: Server) -> None:
     tab.page.wait_for_timeout(200)  # let the last throttled renders happen
     assert_harmless(tab, msgids)
 
+
+
+def test_a_long_paragraph_grows_token_by_token_and_ends_as_one_paragraph(tab: Tab, server: Server) -> None:
+    """Guards the incremental render of a growing paragraph (kept tokens, text appended to its Text node, new words
+    in an inline box of their own past 2,000 characters): what shows in the end is the Markdown of the whole text."""
+    server.setup({'msgid': 'p1', 'room': 'r7', 'text': '', 'streaming': True})
+    open_room(tab, server, 'r7')
+    words = [f'word{i} is *here* and `there`, ' if i % 50 == 0 else f'plain{i} ' for i in range(500)]
+    offset = 0
+    for start in range(0, len(words), 25):
+        chunk = ''.join(words[start:start + 25])
+        server.push(('p1', offset, chunk))
+        offset += len(chunk)
+        tab.page.wait_for_timeout(30)
+    text = ''.join(words)
+    tab.wait_text('p1', text)
+    body = tab.page.locator(tab.body('p1'))
+    wait_for(lambda: body.locator('.rb-new').count() == 0 and 'plain499' in body.inner_text(), 5, 'the last render')
+    assert body.locator('p').count() == 1
+    assert body.locator('em').count() == body.locator('code').count() == 10
+    assert ' '.join(body.inner_text().split()) == ' '.join(text.replace('*', '').replace('`', '').split())
