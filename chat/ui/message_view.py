@@ -198,7 +198,7 @@ class MessageView:
 
     def _button(self, text: str, icon: str, testid: str, action: Callable[[], None]) -> None:
         ui.button(text, icon=icon, on_click=action, color=None) \
-            .props(f'flat dense no-caps data-testid={testid}').classes('msg-action').mark(testid)
+            .props(f'flat dense no-caps data-testid={testid} title={text}').classes('msg-action').mark(testid)
 
     def _version_switch(self, message: Message) -> None:
         count, shown = len(message.versions) + 1, message.version
