@@ -460,12 +460,11 @@ export default {
       }
       tail.source = source;
       tail.stable = settledPrefix(tokens, source.length);
-      const from = 0;
       let same = 0;
-      while (from + same < items.length && same < tokens.length && items[from + same].raw === tokens[same].raw) same++;
-      if (from + same === items.length - 1 && same < tokens.length) {
+      while (same < items.length && same < tokens.length && items[same].raw === tokens[same].raw) same++;
+      if (same === items.length - 1 && same < tokens.length) {
         // the last token grew: if its HTML only gained plain text, append that to its Text node
-        const old = items[from + same];
+        const old = items[same];
         const html = inlineHtml(tokens[same]);
         const extra = old.html !== null && html.startsWith(old.html) ? html.slice(old.html.length) : null;
         const node = old.nodes.length === 1 ? old.nodes[0] : null;
@@ -475,7 +474,7 @@ export default {
           same++;
         }
       }
-      for (const item of items.splice(from + same)) removeAll(item.nodes);
+      for (const item of items.splice(same)) removeAll(item.nodes);
       if (same === tokens.length) return true;
       const rendered = renderInline(tokens.slice(same));
       if (!rendered) {
