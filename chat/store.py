@@ -242,9 +242,21 @@ class RoomFile:
         self._storage.flush()  # type: ignore[attr-defined]
 
     def save(self, messages: Iterable[Message]) -> None:
-        """Insert or replace the given messages (by seq) and write the file once."""
+        """Insert or replace the given messages (by seq) and write the file once. A reply that starts streaming and is
+        not in the room file yet goes to its checkpoint file instead: the room file gets it once, when it settles."""
         table = self._db.table(MESSAGES)
         by_seq = {message.seq: message for message in messages}
+        starting = [m for m in by_seq.values() if m.status == Status.STREAMING and not table.contains(doc_id=m.seq)]
+        if len(starting) == 1 and self.reply_path is not None:
+            del by_seq[starting[0].seq]
+            if by_seq:
+                self._save(by_seq)  # the room file first: a reply never outlives the message it answers
+            self.checkpoint(starting[0])
+        else:
+            self._save(by_seq)
+
+    def _save(self, by_seq: dict[int, Message]) -> None:
+        table = self._db.table(MESSAGES)
         new = []
         for seq, message in by_seq.items():
             document = Document(message_to_record(message), doc_id=seq)
@@ -262,6 +274,10 @@ class RoomFile:
 
     def delete(self, seqs: Iterable[int]) -> None:
         table = self._db.table(MESSAGES)
+        seqs = list(seqs)
+        if self._reply_seq in seqs and self.reply_path is not None:  # a reply only its checkpoint file holds
+            self.reply_path.unlink(missing_ok=True)
+            self._reply_seq = None
         ids = [seq for seq in seqs if table.contains(doc_id=seq)]
         if ids:
             table.remove(doc_ids=ids)
