@@ -1,7 +1,8 @@
 """Layout in real Chromium at phone size (390x844): wide content (a table, a 300-character code line, a long URL, a
 long word) never makes the page scroll sideways and stays inside its message; the header is one row; every dialog's
 buttons are on screen; Stop floats without squeezing the composer, a reply says it waits for Claude until its first
-word, and a reply that failed before it has nothing to copy."""
+word, and a reply that failed before it has nothing to copy. Message actions show on hover and focus, and always
+on a touch screen."""
 from __future__ import annotations
 
 import json
@@ -195,6 +196,35 @@ def test_stop_floats_over_the_list_and_a_reply_waits_visibly_for_claude(app: App
     assert failed.locator('[data-testid=copy]').count() == 0, 'nothing to copy in an empty failed reply'
     assert failed.locator('[data-testid=reply]').count() == 1
     assert page.page_errors == []  # type: ignore[attr-defined]
+
+
+def test_message_actions_show_on_hover_and_focus_and_always_on_a_touch_screen(app: AppProcess, browser: Browser,
+                                                                            wide_room: str) -> None:
+    shown = '''el => { const s = getComputedStyle(el); return [s.opacity, s.position]; }'''
+    desk = browser.new_context(viewport={'width': 1280, 'height': 800})
+    page = desk.new_page()
+    page.goto(f'{app.url}/room/{wide_room}')
+    page.wait_for_selector('[data-testid=connection][data-state=live]')
+    actions = page.locator('[data-testid=message][data-role=user] .msg-actions')
+    page.mouse.move(5, 795)
+    page.wait_for_timeout(300)
+    assert actions.evaluate(shown)[0] == '0', 'out of the way while the pointer is elsewhere'
+    page.hover('[data-testid=message][data-role=user] [data-testid=message-content]')
+    page.wait_for_timeout(300)
+    assert actions.evaluate(shown)[0] == '1'
+    page.mouse.move(5, 795)
+    page.locator('[data-testid=message][data-role=user] [data-testid=copy]').focus()
+    page.wait_for_timeout(300)
+    assert actions.evaluate(shown)[0] == '1', 'a keyboard reaches them and sees them'
+    desk.close()
+
+    touch = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    page = touch.new_page()
+    page.goto(f'{app.url}/room/{wide_room}')
+    page.wait_for_selector('[data-testid=connection][data-state=live]')
+    assert page.evaluate("matchMedia('(hover: none)').matches")
+    assert page.locator('[data-testid=message][data-role=user] .msg-actions').evaluate(shown) == ['1', 'static']
+    touch.close()
 
 
 # helpers ---------------------------------------------------------------------------------------------------------
