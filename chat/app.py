@@ -34,6 +34,9 @@ def build(settings: Settings, links: RoomLinks | None = None) -> Rooms:
     home_page.register(rooms, settings)
     room_page.register(rooms, settings, catalog, links)
     app.on_startup(lambda: background_tasks.create(_evict_idle_rooms(rooms), name='evict idle rooms'))
+    # the default model's HTTP client (its TLS context takes tens of ms to build) is made in a thread, not by the
+    # first reply on the event loop that streams to every tab
+    app.on_startup(lambda: background_tasks.create(asyncio.to_thread(catalog.get, settings.model), name='warm model'))
     app.on_shutdown(rooms.close)
     return rooms
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 from .config import DEMO_MODEL, Settings
@@ -23,14 +24,16 @@ class ModelCatalog:
         self.settings = settings
         self._models: dict[str, ChatModel] = {}
         self._listed: tuple[float, list[ModelFacts]] | None = None
+        self._making = threading.Lock()  # app.py makes the default model in a thread at startup
 
     def get(self, name: str) -> ChatModel:
         if self.settings.uses_demo or name == DEMO_MODEL:
             name = DEMO_MODEL  # no key: every room answers offline, whatever it was set to
-        if name not in self._models:
-            self._models[name] = Demo(self.settings.demo_delay) if name == DEMO_MODEL else Claude(
-                name, api_key=self.settings.api_key, base_url=self.settings.base_url,
-                max_tokens=self.settings.max_tokens)
+        with self._making:
+            if name not in self._models:
+                self._models[name] = Demo(self.settings.demo_delay) if name == DEMO_MODEL else Claude(
+                    name, api_key=self.settings.api_key, base_url=self.settings.base_url,
+                    max_tokens=self.settings.max_tokens)
         return self._models[name]
 
     async def names(self) -> list[str]:
