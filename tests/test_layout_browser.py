@@ -5,6 +5,7 @@ word, and a reply that failed before it has nothing to copy. Message actions sho
 on a touch screen."""
 from __future__ import annotations
 
+import datetime
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -227,6 +228,35 @@ def test_message_actions_show_on_hover_and_focus_and_always_on_a_touch_screen(ap
     touch.close()
 
 
+def test_one_persons_consecutive_messages_group_under_a_day_separator_with_relative_times(
+        app: AppProcess, browser: Browser) -> None:
+    room = 'grouping'
+    post(app, room, 'Hello', author='Hana')  # makes the room (Claude answers it)
+    app.wait_for(room, lambda ms: len(ms) == 2 and ms[-1]['status'] != 'streaming')
+    send_json(app, f'/api/rooms/{room}', {'reply_mode': 'mention'}, method='PATCH')
+    for text, author in (('First of two', 'Gus'), ('Second of two', 'Gus'), ('Someone else', 'Hana')):
+        post(app, room, text, author=author)
+    app.wait_for(room, lambda ms: len(ms) == 5)
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f'{app.url}/room/{room}')
+    page.wait_for_selector('[data-testid=connection][data-state=live]')
+    page.wait_for_selector('[data-testid=message][data-grouped=true]')
+    seen = page.eval_on_selector_all('[data-testid=message][data-role=user]', '''els => els.map(e => [
+        e.querySelector('[data-testid=message-content]').textContent.trim(), e.dataset.day || null,
+        e.dataset.grouped || null, getComputedStyle(e.querySelector('.msg-avatar')).visibility])''')
+    assert seen[0] == ['Hello', 'Today', None, 'visible']
+    assert seen[1] == ['First of two', None, None, 'visible']
+    assert seen[2] == ['Second of two', None, 'true', 'hidden'], 'one avatar and name for the group'
+    assert seen[3] == ['Someone else', None, None, 'visible']
+    time = page.locator('[data-testid=message][data-role=user] .msg-time').first
+    assert time.inner_text() == 'just now'
+    assert str(datetime.date.today().year) in (time.get_attribute('title') or ''), 'the full date and time as title'
+    initials = page.locator('[data-testid=message][data-role=user] .msg-avatar').nth(1).inner_text()
+    assert initials == 'G'
+    context.close()
+
+
 # helpers ---------------------------------------------------------------------------------------------------------
 
 def assert_dialog_buttons_on_screen(page: Page, which: str) -> None:
@@ -237,8 +267,11 @@ def assert_dialog_buttons_on_screen(page: Page, which: str) -> None:
 
 
 def post(app: AppProcess, room: str, text: str, author: str = 'Wanda') -> dict[str, Any]:
-    request = urllib.request.Request(f'{app.url}/api/rooms/{room}/messages', method='POST',
-                                     data=json.dumps({'text': text, 'author': author}).encode(),
+    return send_json(app, f'/api/rooms/{room}/messages', {'text': text, 'author': author})
+
+
+def send_json(app: AppProcess, path: str, body: dict[str, Any], method: str = 'POST') -> dict[str, Any]:
+    request = urllib.request.Request(app.url + path, method=method, data=json.dumps(body).encode(),
                                      headers={'Content-Type': 'application/json', 'User-Agent': BROWSER_UA})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
