@@ -14,6 +14,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from .atomic import atomic_write
-from .errors import FileRejected
+from .errors import FileRejected, MessageRejected
 from .models import (
     FILE_ID_PATTERN,
     IMAGE_TYPES,
@@ -202,6 +203,22 @@ class FileStore:
         if meta is None:
             return None
         return Attachment(file_id, meta['name'], meta['media_type'], meta['size'], file_url(room_id, file_id))
+
+    def attachments(self, room_id: str, file_ids: Sequence[str]) -> tuple[Attachment, ...]:
+        """The room's files of these ids for a message, in order, each once; raises MessageRejected naming an unknown
+        one, or when there are too many. Blocking."""
+        ids = list(dict.fromkeys(file_ids))
+        if len(ids) > MAX_ATTACHMENTS:
+            raise MessageRejected(f'A message can carry {MAX_ATTACHMENTS} files; this one has {len(ids)}. '
+                                  'Send the others in another message.')
+        found = []
+        for file_id in ids:
+            attachment = self.attachment(room_id, file_id)
+            if attachment is None:
+                raise MessageRejected(f'There is no file {clean_name(str(file_id), 80)!r} in this room: upload it '
+                                      f'first (POST /api/rooms/{room_id}/files), then send its id.')
+            found.append(attachment)
+        return tuple(found)
 
     def stored(self, room_id: str, file_id: str, *, preview: bool = False) -> Stored | None:
         """Where the file's bytes are (with `preview`, those of its scaled-down copy if it has one), or None."""

@@ -15,13 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from .config import Settings
-from .errors import MessageRejected, ModelError, RateLimited
+from .errors import MessageRejected, ModelError
 from .events import Publisher, RoomEvent, Subscriber
 from .files import FileStore
+from .flood import FloodLimit
 from .llm import ChatModel, Options
 from .models import (
     ERROR_CHARS,
-    MAX_ATTACHMENTS,
     REACTIONS,
     Attachment,
     Message,
@@ -46,9 +46,6 @@ from .writer import RoomWriter
 log = logging.getLogger(__name__)
 
 SAVE_FAILED = 'Saving this room failed'
-RATE_LIMIT = 20
-RATE_WINDOW = 10.0
-"""A person may send RATE_LIMIT messages in RATE_WINDOW seconds; a flood past that is refused, with the reason."""
 JobKind = Literal['answer', 'retry', 'continue', 'regenerate']
 
 
@@ -80,8 +77,7 @@ class RoomHub:
         self.streaming: Message | None = None
         """The reply being generated now, if any."""
         self._high_seq = highest_seq(self.messages)
-        self._sent: dict[str, deque[float]] = {}
-        """Per sender, when their last messages arrived (the flood limit)."""
+        self._flood = FloodLimit()
         self._stopped_by: Person | None = None
         self._last_checkpoint = 0.0
         self._regenerated_by: Person | None = None
@@ -103,7 +99,7 @@ class RoomHub:
         files = await self._attached(attachments) if attachments else ()
         text = self._checked_text(text, allow_blank=bool(files))
         quote = self._quote(reply_to) if reply_to else None
-        self._check_rate(sender or author or '')
+        self._flood.check(sender or author or '')
         message = self._append(Message(id=_new_id(), seq=self._next_seq(), role='user', content=text,
                                        author=clean_name(author, 40), author_id=author_id, reply_to=quote,
                                        ask_claude=ask_claude or addresses_claude(text), attachments=files))
@@ -412,40 +408,16 @@ class RoomHub:
         """Say to every tab who changed the room for everyone."""
         self._publish(RoomEvent('activity', text=text))
 
-    def _check_rate(self, sender: str) -> None:
-        """Refuse a sender's message past RATE_LIMIT messages in RATE_WINDOW seconds; nothing else is touched."""
-        now = time.monotonic()
-        times = self._sent.setdefault(sender, deque())
-        while times and now - times[0] > RATE_WINDOW:
-            times.popleft()
-        if len(times) >= RATE_LIMIT:
-            wait = max(1, round(RATE_WINDOW - (now - times[0])))
-            raise RateLimited(f'You are sending messages faster than {RATE_LIMIT} in {RATE_WINDOW:.0f} seconds. '
-                              f'Wait {wait} s and send again; your text is kept.')
-        times.append(now)
-        if len(self._sent) > 1000:  # senders long gone: keep the table small
-            self._sent = {key: t for key, t in self._sent.items() if t and now - t[-1] <= RATE_WINDOW}
-
     def _checked_text(self, text: str, *, allow_blank: bool = False) -> str:
         if self.deleted:
             raise MessageRejected('This room was deleted; start a new one from the home page.')
         return checked_text(text, self.settings.max_message_chars, allow_blank=allow_blank)
 
     async def _attached(self, file_ids: Sequence[str]) -> tuple[Attachment, ...]:
-        """The room's files of these ids, in order, each once; raises MessageRejected naming an unknown one."""
-        ids = list(dict.fromkeys(file_ids))
-        if len(ids) > MAX_ATTACHMENTS:
-            raise MessageRejected(f'A message can carry {MAX_ATTACHMENTS} files; this one has {len(ids)}. '
-                                  'Send the others in another message.')
         files = self._files
         if files is None:
             raise MessageRejected('This room does not keep files.')
-        found = await asyncio.to_thread(lambda: [files.attachment(self.room_id, file_id) for file_id in ids])
-        for file_id, attachment in zip(ids, found, strict=True):
-            if attachment is None:
-                raise MessageRejected(f'There is no file {clean_name(str(file_id), 80)!r} in this room: upload it '
-                                      f'first (POST /api/rooms/{self.room_id}/files), then send its id.')
-        return tuple(a for a in found if a is not None)
+        return await asyncio.to_thread(files.attachments, self.room_id, file_ids)
 
     def _file_reader(self) -> FileReader | None:
         files = self._files
