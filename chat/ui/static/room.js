@@ -198,29 +198,36 @@ window.roomsCopy = async (text) => {
     const all = [...document.querySelectorAll('.messages > [data-testid=message]')];
     // new at the end, not earlier ones loaded on demand above the known ones
     const lastKnown = all.findLastIndex((message) => statuses.has(message.getAttribute('data-message-id')));
+    const news = [];  // said together: a message and a quick reply to it can come in one batch
     all.forEach((message, index) => {
       const id = message.getAttribute('data-message-id');
       const status = message.getAttribute('data-status');
       const before = statuses.get(id);
       statuses.set(id, status);
       if (initial || before === status) return;
-      if (before === undefined && index > lastKnown && message.getAttribute('data-role') === 'user'
-          && message.getAttribute('data-own') !== 'true') {
-        announce(`${author(message)}: ${excerpt(message)}`);
-      } else if (before === 'streaming') {
-        announce(status === 'complete' ? `Claude replied: ${excerpt(message)}`
-          : status === 'error' ? "Claude's reply failed." : `Claude's reply was ${status}.`);
+      const arrived = before === undefined && index > lastKnown;
+      if (message.getAttribute('data-role') === 'user') {
+        if (arrived && message.getAttribute('data-own') !== 'true') {
+          news.push(() => `${author(message)}: ${excerpt(message)}`);
+        }
+      } else if (status !== 'streaming' && (before === 'streaming' || arrived)) {  // a quick reply may come done
+        news.push(() => (status === 'complete' ? `Claude replied: ${excerpt(message)}`
+          : status === 'error' ? "Claude's reply failed." : `Claude's reply was ${status}.`));
       }
     });
+    if (news.length) announce(() => news.map((text) => text()).join(' '));
   }
   const author = (message) => message.querySelector('[data-testid=message-author]')?.textContent || 'Someone';
   function excerpt(message) {
     const text = (message.querySelector('[data-testid=message-content]')?.textContent || '').replace(/\s+/g, ' ');
-    return text.length > 200 ? `${text.slice(0, 200)}…` : text.trim() || '(attachments)';
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text.trim() || '(files)';
   }
   function announce(text) {
-    const region = document.querySelector('[data-testid=announcer]');
-    if (region) region.textContent = text;
+    // a moment later: the status can change before the last words are drawn (bodies render at most every 100 ms)
+    setTimeout(() => {
+      const region = document.querySelector('[data-testid=announcer]');
+      if (region) region.textContent = text();
+    }, 400);
   }
 
   function watch(list) {
@@ -229,8 +236,8 @@ window.roomsCopy = async (text) => {
     let pending = false;
     const changed = () => {
       if (pending) return;
-      pending = true;  // once per frame, however many messages came
-      requestAnimationFrame(() => { pending = false; arrange(); announceChanges(false); });
+      pending = true;  // once for a burst of changes; a timer, not a frame: frames stop in a tab in the background
+      setTimeout(() => { pending = false; arrange(); announceChanges(false); }, 50);
     };
     new MutationObserver(changed).observe(list, { childList: true });
     // only a status attribute: a streaming reply's text changes must not cost anything here
