@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from . import transfer
 from .errors import ImportRejected, ImportTooLarge
 from .hub import RoomHub
-from .models import Message, Status, describe_size, is_valid_room_id, message_to_record
+from .models import Message, Status, describe_size, is_valid_room_id
+from .records import message_to_record
 from .rooms import Rooms
 from .search import SEARCH_LIMIT
 from .transfer import encode_json

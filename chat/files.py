@@ -33,9 +33,9 @@ from .models import (
     clean_name,
     describe_size,
     file_url,
-    is_count,
     is_valid_room_id,
 )
+from .records import is_count
 
 MB = 1024 * 1024
 MAX_FILE_BYTES = 20 * MB

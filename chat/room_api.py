@@ -22,7 +22,8 @@ from .errors import FileRejected, InvalidRoomId, MessageRejected, RateLimited
 from .files import LIMITS_TEXT, MAX_FILE_BYTES, MB, Stored
 from .hub import RoomHub
 from .links import RoomLinks
-from .models import IMAGE_TYPES, NOT_ONE_LINE, PDF_TYPE, attachment_to_record, is_valid_room_id, message_to_record
+from .models import IMAGE_TYPES, NOT_ONE_LINE, PDF_TYPE, is_valid_room_id
+from .records import attachment_to_record, message_to_record
 from .rooms import Rooms
 
 log = logging.getLogger(__name__)

@@ -13,18 +13,8 @@ from .config import Settings
 from .errors import InvalidRoomId
 from .hub import RoomHub
 from .llm import ChatModel
-from .models import (
-    Message,
-    Person,
-    RoomSettings,
-    RoomSummary,
-    is_valid_room_id,
-    message_from_record,
-    moved_to_room,
-    settings_from_record,
-    settings_to_record,
-    summarize,
-)
+from .models import Message, Person, RoomSettings, RoomSummary, is_valid_room_id, summarize
+from .records import message_from_record, moved_to_room, settings_from_record, settings_to_record
 from .search import SEARCH_LIMIT, SearchIndex, SearchResult, search_terms
 from .store import MESSAGES, SETTINGS, SETTINGS_DOC, RoomStore, read_json_file
 

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Message, message_from_record
+from .models import Message
 from .plaintext import plain_text
+from .records import message_from_record
 from .store import MESSAGES, RoomStore, read_json_file
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,8 @@ from tinydb.table import Document
 from .atomic import atomic_write
 from .errors import InvalidRoomId
 from .files import FileStore
-from .models import (
-    Message,
-    RoomSettings,
-    Status,
-    is_valid_room_id,
-    message_from_record,
-    message_to_record,
-    settings_from_record,
-    settings_to_record,
-)
+from .models import Message, RoomSettings, Status, is_valid_room_id
+from .records import message_from_record, message_to_record, settings_from_record, settings_to_record
 
 log = logging.getLogger(__name__)
 __all__ = ['atomic_write']  # re-exported: the benchmark and tests write room files with it

@@ -33,12 +33,8 @@ from .models import (
     Status,
     clean_name,
     file_url,
-    is_count,
-    message_from_record,
-    message_to_record,
-    settings_from_record,
-    settings_to_record,
 )
+from .records import is_count, message_from_record, message_to_record, settings_from_record, settings_to_record
 from .titles import imported_title, title_from
 
 EXPORT_FORMAT = 'rooms-export'
@@ -128,7 +124,7 @@ def parse_export(data: bytes | str) -> ParsedExport:
     Raises ImportRejected on anything a room could not hold: nothing is created from a file that fails. Messages kept
     in earlier versions (regenerate, edit) are checked the same way and numbered after the shown ones, so no seq is
     used twice. Every message, at every level, is then converted by the code that reads room files
-    (models.message_from_record), so what an import accepts opens like a room that was never exported. A reply still
+    (records.message_from_record), so what an import accepts opens like a room that was never exported. A reply still
     `streaming` when it was exported can never finish, so it comes back `interrupted`.
     """
     if len(data) > MAX_IMPORT_BYTES:

@@ -9,7 +9,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from .models import VERSION_FIELDS, Message, Status, message_from_record, message_to_record, usage_from_record
+from .models import VERSION_FIELDS, Message, Status
+from .records import message_from_record, message_to_record, usage_from_record
 
 
 def keep_as_previous(message: Message, tail: Sequence[Message]) -> None:

@@ -25,7 +25,8 @@ from chat.demo import Demo
 from chat.files import API_EDGE, MAX_TEXT_BYTES, FileStore
 from chat.links import RoomLinks
 from chat.llm import Claude
-from chat.models import Attachment, Message, Person, message_from_record, message_to_record
+from chat.models import Attachment, Message, Person
+from chat.records import message_from_record, message_to_record
 from chat.rooms import Rooms
 from chat.store import RoomStore
 from chat.turns import REQUEST_BYTES, Turn, build_turns, fit_turns

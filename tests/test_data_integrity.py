@@ -28,7 +28,8 @@ from test_store_faults import Disk, FullableStorage
 from chat import api, transfer, writer
 from chat.config import Settings
 from chat.errors import ImportRejected
-from chat.models import RoomSettings, message_from_record, message_to_record
+from chat.models import RoomSettings
+from chat.records import message_from_record, message_to_record
 from chat.rooms import Rooms
 from chat.store import RoomStore
 

@@ -20,7 +20,8 @@ from test_hub import make_rooms
 from chat import api
 from chat.config import Settings, prepare_data_dir
 from chat.errors import ImportRejected
-from chat.models import Message, Person, Status, message_to_record
+from chat.models import Message, Person, Status
+from chat.records import message_to_record
 from chat.rooms import Rooms
 from chat.transfer import MAX_IMPORT_BYTES, parse_export
 

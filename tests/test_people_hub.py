@@ -11,7 +11,8 @@ from test_hub import make_rooms
 from chat.config import Settings
 from chat.errors import MessageRejected
 from chat.events import RoomEvent
-from chat.models import Person, addresses_claude, message_from_record, message_to_record
+from chat.models import Person, addresses_claude
+from chat.records import message_from_record, message_to_record
 
 ANN = Person('a1a1a1a1a1a1a1a1', 'Ann')
 BOB = Person('b2b2b2b2b2b2b2b2', 'Bob')

@@ -19,8 +19,9 @@ from chat.config import Settings
 from chat.demo import Demo
 from chat.events import RoomEvent
 from chat.llm import MAX_SEARCHES, Claude, Options, Thinking
-from chat.models import Message, Status, Usage, message_from_record, message_to_record
+from chat.models import Message, Status, Usage
 from chat.pricing import DEFAULT_PRICES, describe, estimate
+from chat.records import message_from_record, message_to_record
 from chat.rooms import Rooms
 from chat.store import RoomStore
 from chat.turns import Turn, build_turns

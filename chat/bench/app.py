@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ..models import Message, message_to_record
+from ..models import Message
+from ..records import message_to_record
 from ..store import MESSAGES, RoomStore, atomic_write, dump_tables
 
 ROOT = Path(__file__).resolve().parents[2]

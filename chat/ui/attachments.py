@@ -10,16 +10,8 @@ from nicegui import ui
 from nicegui.events import GenericEventArguments
 
 from ..files import LIMITS_TEXT, MAX_FILE_BYTES
-from ..models import (
-    ERROR_CHARS,
-    MAX_ATTACHMENTS,
-    Attachment,
-    attachment_from_record,
-    clean_name,
-    clean_text,
-    describe_size,
-    file_url,
-)
+from ..models import ERROR_CHARS, MAX_ATTACHMENTS, Attachment, clean_name, clean_text, describe_size, file_url
+from ..records import attachment_from_record
 from .theme import STATIC_URL
 
 TYPE_LABELS = {'image/png': 'PNG', 'image/jpeg': 'JPEG', 'image/gif': 'GIF', 'image/webp': 'WebP',
