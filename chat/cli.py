@@ -37,7 +37,7 @@ def main(argv: list[str], prog: str = 'python main.py') -> None:
     build(settings, links)
     native.configure(settings)
     announce(settings, links)
-    ui.run(host=settings.host, port=settings.port, title='Rooms', reload=False,
+    ui.run(host=settings.host, port=settings.port, title='Rooms', reload=False, language='en-US',
            show=share.start_path(settings) if settings.open_browser else False,
            native=settings.native, show_welcome_message=False, uvicorn_logging_level='warning', favicon='💬',
            tailwind=False,  # its classes come compiled in chat/ui/static/tailwind.css, not compiled on every load

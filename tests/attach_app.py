@@ -6,9 +6,6 @@ Run as `python tests/attach_app.py [main.py options]`.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nicegui import ui
 

@@ -15,12 +15,10 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from chat.bench.app import free_port, stop_process  # the benchmark drives the app the same way
+from chat.bench.browser import CHROMIUM, CHROMIUM_ARGS, chromium
 
-from chat.bench.app import free_port, stop_process  # noqa: E402  # the benchmark drives the app the same way
-from chat.bench.browser import CHROMIUM, CHROMIUM_ARGS, chromium  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'chromium', 'free_port']
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -12,23 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_support import AppProcess, chromium, running_app
 from fastapi import FastAPI
+from playwright.sync_api import Browser
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from browser_support import AppProcess, chromium, running_app  # noqa: E402
-from playwright.sync_api import Browser  # noqa: E402
-
-from chat import api, room_api  # noqa: E402
-from chat.bench.fake_anthropic import FakeAnthropic  # noqa: E402
-from chat.config import Settings  # noqa: E402
-from chat.errors import ModelError  # noqa: E402
-from chat.hub import RoomHub  # noqa: E402
-from chat.links import RoomLinks  # noqa: E402
-from chat.rooms import Rooms  # noqa: E402
-from chat.turns import Turn  # noqa: E402
+from chat import api, room_api
+from chat.bench.fake_anthropic import FakeAnthropic
+from chat.config import Settings
+from chat.errors import ModelError
+from chat.hub import RoomHub
+from chat.links import RoomLinks
+from chat.rooms import Rooms
+from chat.turns import Turn
 
 
 @dataclass

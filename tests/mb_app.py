@@ -6,10 +6,7 @@ through small HTTP endpoints, and the rooms_sync handler mirrors what chat/ui/li
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastapi import Request
 from nicegui import app, core, ui

@@ -35,7 +35,12 @@ REPLY = '''Here is a short overview.
 
 ```python
 print("bon voyage")
+print("a line far too long for a phone: " + "the stations of the line from Paris to Lyon, one after the other" * 3)
 ```
+
+| Station | Platform | Departure | Arrival | Changes | Seats | Price | Operator | Notes |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| Paris Gare de Lyon | 11 | 07:56 | 09:52 | none | 412 | 39 € | SNCF Voyageurs | the wide table scrolls in its box |
 '''
 
 RUN_AXE = '''async () => {
@@ -50,7 +55,8 @@ RUN_AXE = '''async () => {
 
 @pytest.fixture(scope='module')
 def conversation(app: AppProcess, fake: FakeAnthropic) -> str:
-    """A room with two people, a formatted reply, a mention and a reply that failed."""
+    """A room with two people, a formatted reply (with a code line and a table too wide for a phone: boxes that
+    scroll must be reachable by keyboard), a mention and a reply that failed."""
     room = 'a11y-conversation'
     fake.enqueue_text([REPLY])
     post(app, room, 'How do I get from Paris to Lyon?')
@@ -128,7 +134,10 @@ def test_theme_toggle_says_its_state_and_the_focus_ring_is_plain(app: AppProcess
     toggle = page.locator('[data-testid=theme-toggle]')
     page.wait_for_function('document.querySelector("[data-testid=theme-toggle]").dataset.theme === "auto"')
     states = []
-    for _ in range(3):
+    for label in ('Theme: as the system', 'Theme: dark', 'Theme: light'):
+        # the label follows a click after a round trip to the server: wait for it, on a busy machine too
+        page.wait_for_function('l => document.querySelector("[data-testid=theme-toggle]").getAttribute("aria-label") '
+                               '=== l', arg=label)
         states.append((toggle.get_attribute('aria-label'), toggle.get_attribute('aria-pressed'), toggle.inner_text(),
                        page.evaluate("document.body.classList.contains('body--dark')")))
         toggle.click()

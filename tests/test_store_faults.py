@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, ScriptedModel, wait_idle
+from conftest import ScriptedModel, wait_idle
 
 from chat.config import Settings
 from chat.events import RoomEvent
@@ -36,11 +36,10 @@ KILLED_WRITER = '''
 import sys
 from pathlib import Path
 
-sys.path.insert(0, sys.argv[1])
 from chat.models import Message
 from chat.store import RoomStore
 
-room_file, loaded = RoomStore(Path(sys.argv[2])).open('grow')
+room_file, loaded = RoomStore(Path(sys.argv[1])).open('grow')
 seq = loaded.messages[-1].seq if loaded.messages else 0
 print('ready', seq, loaded.notice is None, flush=True)
 while True:
@@ -65,7 +64,7 @@ def test_room_file_survives_sigkill_at_random_moments(tmp_path: Path) -> None:
     started = time.monotonic()
     for trial in range(KILL_TRIALS):
         context = f'trial {trial}, seed {seed}'
-        with subprocess.Popen([sys.executable, '-c', script, str(ROOT), str(tmp_path)], stdout=subprocess.PIPE,
+        with subprocess.Popen([sys.executable, '-c', script, str(tmp_path)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) as writer:
             assert writer.stdout is not None and writer.stderr is not None
             ready = writer.stdout.readline().split()

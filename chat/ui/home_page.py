@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def register(rooms: Rooms, settings: Settings) -> None:
-    @ui.page('/', language='en-US')
+    @ui.page('/')
     async def home_page() -> None:
         summaries = await rooms.summaries()
         with frame('Your rooms', demo=settings.uses_demo):

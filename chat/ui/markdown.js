@@ -277,16 +277,25 @@ function finishFragment(fragment) {
     button.setAttribute("aria-label", "Copy code");
     button.textContent = "Copy";
     head.append(label, button);
+    scrollRegion(pre, `Code${languageOf(code) ? ` (${label.textContent})` : ""}`);
     pre.replaceWith(box);
     box.append(head, pre);
   }
   for (const table of fragment.querySelectorAll("table")) {
     const box = doc.createElement("div");
     box.className = "rb-table";
+    scrollRegion(box, "Table");
     table.replaceWith(box);
     box.append(table);
   }
   return fragment;
+}
+
+// A box that may scroll sideways (a long code line, a wide table) can be reached and scrolled with the keyboard.
+function scrollRegion(element, name) {
+  element.setAttribute("tabindex", "0");
+  element.setAttribute("role", "region");
+  element.setAttribute("aria-label", name);
 }
 
 function languageOf(code) {

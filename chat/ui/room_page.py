@@ -34,7 +34,7 @@ demand."""
 
 
 def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog, links: RoomLinks) -> None:
-    @ui.page('/room/{room_id}', language='en-US')
+    @ui.page('/room/{room_id}')
     async def room_page(room_id: str, client: Client) -> None:
         if not is_valid_room_id(room_id):
             raise HTTPException(status_code=404, detail='No such room: room ids use letters, digits, - and _.')
