@@ -329,15 +329,12 @@ def big_room(bench: Bench, app: App) -> dict[str, Any]:
             tab.close()
 
 
-class HealthPoller:
-    """GET /healthz every 10 ms from a thread; the slowest answer is an outside view of event-loop stalls."""
+class Watcher:
+    """Something a thread of its own watches while a reply streams, from start() to stop()."""
 
-    def __init__(self, url: str, interval: float = 0.01, limit: float = 300.0) -> None:
-        self.url, self.interval, self.limit = f'{url}/healthz', interval, limit
-        self.worst_ms = 0.0
-        self.count = 0
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name='healthz-poller', daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -346,6 +343,19 @@ class HealthPoller:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class HealthPoller(Watcher):
+    """GET /healthz every 10 ms from a thread; the slowest answer is an outside view of event-loop stalls."""
+
+    def __init__(self, url: str, interval: float = 0.01, limit: float = 300.0) -> None:
+        super().__init__('healthz-poller')
+        self.url, self.interval, self.limit = f'{url}/healthz', interval, limit
+        self.worst_ms = 0.0
+        self.count = 0
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.limit  # bounded whatever happens to the caller
@@ -392,7 +402,7 @@ class IdleLoop:
             return math.nan
 
 
-class FileWatcher:
+class FileWatcher(Watcher):
     """Watches a room's files from a thread while a reply streams: each new version of the reply's checkpoint file
     (`<room>.reply.json`, see store.RoomFile.checkpoint) is a checkpoint, and its size what that checkpoint wrote;
     each new version of the room file (atomic writes replace it: a new inode) a write of the whole room."""
@@ -401,16 +411,7 @@ class FileWatcher:
         self.reply, self.room = data_dir / f'{room}.reply.json', data_dir / f'{room}.json'
         self.interval = interval
         self.checkpoints = self.checkpoint_bytes = self.room_writes = self.room_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name='file-watcher', daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        super().__init__('file-watcher')
 
     def _run(self) -> None:
         room_version, reply_version = self._version(self.room), self._version(self.reply)
