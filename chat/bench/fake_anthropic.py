@@ -36,13 +36,10 @@ its end, detected at once, even between paced deltas), ``active_streams``, ``wai
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import itertools
 import json
 import re
-import struct
 import threading
 import time
 from collections import deque
@@ -50,6 +47,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+
+from .fake_blocks import send_blocks
+from .fake_checks import option_problem, request_problem
+from .fake_sse import ClientGone, send_event, wait_eof
 
 ERROR_TYPES = {
     400: 'invalid_request_error',
@@ -63,13 +64,7 @@ ERROR_TYPES = {
 }
 DEFAULT_MODELS = ('claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5')
 WORD_RE = re.compile(r'w(\d+)@(\d+\.\d+)')
-IMAGE_MEDIA_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp')
-MAX_IMAGE_BASE64 = 5 * 1024 * 1024
-MAX_IMAGE_EDGE = 8000
-MANY_IMAGES, MANY_IMAGES_EDGE = 20, 2000
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
-BLOCK_TAGS = ('text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', 'tool_use',
-              'tool_result', 'server_tool_use', 'web_search_tool_result')
 SSE_HEADERS = {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -92,10 +87,6 @@ def parse_words(text: str) -> list[tuple[int, float]]:
 
 def error_body(error_type: str, message: str | None = None) -> dict[str, Any]:
     return {'type': 'error', 'error': {'type': error_type, 'message': message or error_type.replace('_', ' ')}}
-
-
-class ClientGone(Exception):
-    """The client closed the connection while a stream was being sent."""
 
 
 @dataclass
@@ -262,7 +253,7 @@ class FakeAnthropic:
             self.request_headers.append(headers)
             if len(raw) > MAX_REQUEST_BYTES:
                 await self._send_json(writer, 413, error_body('request_too_large', 'Request exceeds the maximum size'))
-            elif (problem := request_problem(body) or self._option_problem(body)) is not None:
+            elif (problem := request_problem(body) or option_problem(body, self.cannot_think)) is not None:
                 await self._send_json(writer, 400, error_body('invalid_request_error', problem))
             else:
                 return await self._messages(body, reader, writer)
@@ -279,86 +270,6 @@ class FakeAnthropic:
             await self._send_json(writer, 404, error_body('not_found_error', f'{method} {path} not found'))
         return headers.get('connection', '').lower() != 'close'
 
-    def _option_problem(self, body: dict[str, Any]) -> str | None:
-        """What the API would refuse in a request's `thinking` and `tools`, or None."""
-        thinking = body.get('thinking')
-        if thinking is not None and thinking.get('type') != 'disabled':
-            budget = thinking.get('budget_tokens')
-            if thinking.get('type') != 'enabled' or type(budget) is not int:
-                return 'thinking.enabled.budget_tokens: Field required'
-            if budget < 1024:
-                return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024'
-            if body.get('max_tokens', 0) <= budget:
-                return '`max_tokens` must be greater than `thinking.budget_tokens`.'
-            if body.get('model') in self.cannot_think:
-                return f'thinking is not supported on model {body.get("model")}'
-            messages = body.get('messages') or [{}]
-            last = messages[-1].get('content')
-            first = 'text' if isinstance(last, str) else last[0].get('type')
-            if messages[-1].get('role') == 'assistant' and first not in ('thinking', 'redacted_thinking'):
-                return (f'messages.{len(messages) - 1}.content.0.type: Expected `thinking` or `redacted_thinking`, '
-                        'but found `text`. When `thinking` is enabled, a final `assistant` message must start '
-                        'with a thinking block.')
-        for i, tool in enumerate(body.get('tools') or []):
-            if tool.get('type') != 'web_search_20250305' or tool.get('name') != 'web_search':
-                return f'tools.{i}: this fake knows only the web_search_20250305 server tool named web_search'
-            if 'max_uses' in tool and (type(tool['max_uses']) is not int or tool['max_uses'] < 1):
-                return f'tools.{i}.max_uses: Input should be greater than or equal to 1'
-        return None
-
-    async def _send_blocks(self, script: Script, writer: asyncio.StreamWriter, eof: asyncio.Future[None]) -> int:
-        """Stream a `blocks` script's content blocks; returns how many searches it ran."""
-        searches = 0
-
-        async def event(name: str, data: dict[str, Any]) -> None:
-            await send_event(writer, eof, name, {'type': name, **data})
-
-        async def deltas(index: int, pieces: list[dict[str, Any]]) -> None:
-            for delta in pieces:
-                if script.delay:
-                    await asyncio.wait([eof], timeout=script.delay)
-                await event('content_block_delta', {'index': index, 'delta': delta})
-
-        index = 0
-        for block in script.blocks:
-            if 'thinking' in block:
-                start = {'type': 'thinking', 'thinking': '', 'signature': ''}
-                await event('content_block_start', {'index': index, 'content_block': start})
-                signature = {'type': 'signature_delta', 'signature': base64.b64encode(b'fake signature').decode()}
-                await deltas(index, [*({'type': 'thinking_delta', 'thinking': chunk} for chunk in block['thinking']),
-                                     signature])
-            elif block.get('redacted'):
-                await event('content_block_start', {'index': index, 'content_block': {
-                    'type': 'redacted_thinking', 'data': base64.b64encode(b'encrypted thinking').decode()}})
-            elif 'search' in block:
-                searches += 1
-                tool_id = f'srvtoolu_fake_{next(self._ids)}'
-                await event('content_block_start', {'index': index, 'content_block': {
-                    'type': 'server_tool_use', 'id': tool_id, 'name': 'web_search', 'input': {}}})
-                partial = json.dumps({'query': block['search']})
-                await deltas(index, [{'type': 'input_json_delta', 'partial_json': piece}
-                                     for piece in (partial[:len(partial) // 2], partial[len(partial) // 2:])])
-                await event('content_block_stop', {'index': index})
-                index += 1
-                if block.get('seconds'):  # the search itself takes a while
-                    await asyncio.wait([eof], timeout=block['seconds'])
-                content: Any = {'type': 'web_search_tool_result_error', 'error_code': block['error']} \
-                    if 'error' in block else \
-                    [{'type': 'web_search_result', 'url': r['url'], 'title': r['title'], 'page_age': None,
-                      'encrypted_content': base64.b64encode(r['url'].encode()).decode()} for r in block['results']]
-                await event('content_block_start', {'index': index, 'content_block': {
-                    'type': 'web_search_tool_result', 'tool_use_id': tool_id, 'content': content}})
-            else:
-                cited = block.get('citations') or []
-                start = {'type': 'text', 'text': '', **({'citations': []} if cited else {})}
-                await event('content_block_start', {'index': index, 'content_block': start})
-                await deltas(index, [{'type': 'citations_delta', 'citation': {
-                    'type': 'web_search_result_location', 'url': c['url'], 'title': c['title'],
-                    'cited_text': c.get('cited_text', ''), 'encrypted_index': 'ZmFrZQ=='}} for c in cited]
-                    + [{'type': 'text_delta', 'text': chunk} for chunk in block.get('text', [])])
-            await event('content_block_stop', {'index': index})
-            index += 1
-        return searches
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         reason = 'Overloaded' if status == 529 else HTTPStatus(status).phrase
@@ -405,7 +316,7 @@ class FakeAnthropic:
             writer.write(self._head(200, SSE_HEADERS))
             await send_event(writer, eof, 'message_start', {'type': 'message_start', 'message': new_message(body)})
             if script.kind == 'blocks':
-                searches = await self._send_blocks(script, writer, eof)
+                searches = await send_blocks(script.blocks, script.delay, writer, eof, self._ids)
                 return await self._finish(script, writer, eof, searches)
             block = {'type': 'content_block_start', 'index': 0, 'content_block': {'type': 'text', 'text': ''}}
             await send_event(writer, eof, 'content_block_start', block)
@@ -454,24 +365,6 @@ class FakeAnthropic:
         return True
 
 
-async def send_event(writer: asyncio.StreamWriter, eof: asyncio.Future[None], event: str, data: object) -> None:
-    if eof.done():
-        raise ClientGone
-    payload = f'event: {event}\ndata: {json.dumps(data)}\n\n'.encode()
-    writer.write(f'{len(payload):x}\r\n'.encode() + payload + b'\r\n')
-    try:
-        await writer.drain()
-    except ConnectionError as exc:
-        raise ClientGone from exc
-
-
-async def wait_eof(reader: asyncio.StreamReader) -> None:
-    """Return when the client closes its side (HTTP/1.1 clients send nothing while awaiting a response)."""
-    with contextlib.suppress(ConnectionError):
-        while await reader.read(65536):
-            pass
-
-
 async def poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Wait for `condition` by polling, which works whichever thread the fake runs in."""
     deadline = time.monotonic() + timeout
@@ -479,131 +372,6 @@ async def poll(condition: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise TimeoutError(f'fake anthropic: no {what} within {timeout} s')
         await asyncio.sleep(0.005)
-
-
-def request_problem(body: dict[str, Any]) -> str | None:
-    """What the API would refuse in the content blocks of a request (its 400 message), or None."""
-    images: list[tuple[str, tuple[int, int]]] = []
-    for i, message in enumerate(body.get('messages', [])):
-        content = message.get('content')
-        if isinstance(content, str):
-            continue
-        if not isinstance(content, list):
-            return f'messages.{i}.content: Input should be a valid list'
-        for j, block in enumerate(content):
-            where, kind = f'messages.{i}.content.{j}', block.get('type') if isinstance(block, dict) else None
-            if kind not in BLOCK_TAGS:
-                tags = ', '.join(f"'{tag}'" for tag in BLOCK_TAGS)
-                return f"{where}: Input tag '{kind}' found using 'type' does not match any of the expected tags: {tags}"
-            if kind == 'text':
-                if not isinstance(block.get('text'), str):
-                    return f'{where}.text.text: Field required'
-                if not block['text']:
-                    return 'messages: text content blocks must be non-empty'
-            elif kind == 'image':
-                found = image_problem(block.get('source'), f'{where}.image.source')
-                if isinstance(found, str):
-                    return found
-                images.append((f'{where}.image.source.base64.data', found))
-            elif kind == 'document' and (problem := document_problem(block.get('source'), f'{where}.document.source')):
-                return problem
-    if len(images) > MANY_IMAGES:
-        for where, size in images:
-            if max(size) > MANY_IMAGES_EDGE:
-                return (f'{where}: At least one of the image dimensions exceed max allowed size for many-image '
-                        f'requests: {MANY_IMAGES_EDGE} pixels')
-    return None
-
-
-def image_problem(source: Any, where: str) -> str | tuple[int, int]:
-    """The API's complaint about an image source, or the image's size."""
-    if not isinstance(source, dict) or source.get('type') != 'base64':
-        return f"{where}: Input tag '{source.get('type') if isinstance(source, dict) else None}' found using 'type' " \
-               "does not match any of the expected tags: 'base64', 'url', 'file'"
-    declared, data = source.get('media_type'), source.get('data')
-    if declared not in IMAGE_MEDIA_TYPES:
-        return f"{where}.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
-    if not isinstance(data, str):
-        return f'{where}.base64.data: Field required'
-    if len(data) > MAX_IMAGE_BASE64:
-        return f'{where}.base64: image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BASE64} bytes'
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (ValueError, binascii.Error):
-        return f'{where}.base64.data: Invalid base64 data'
-    actual = image_type(raw)
-    if actual is None:
-        return f'{where}.base64.data: Could not process image'
-    if actual != declared:
-        return (f'{where}.base64.data: The image was specified using the {declared} media type, but the image '
-                f'appears to be a {actual} image')
-    size = image_size(raw, actual)
-    if size is None:
-        return f'{where}.base64.data: Could not process image'
-    if max(size) > MAX_IMAGE_EDGE:
-        return f'{where}.base64.data: At least one of the image dimensions exceed max allowed size: 8000 pixels'
-    return size
-
-
-def document_problem(source: Any, where: str) -> str | None:
-    if not isinstance(source, dict):
-        return f'{where}: Field required'
-    if source.get('type') == 'text':
-        if source.get('media_type') != 'text/plain':
-            return f"{where}.text.media_type: Input should be 'text/plain'"
-        return None if isinstance(source.get('data'), str) else f'{where}.text.data: Field required'
-    if source.get('type') != 'base64':
-        return f"{where}: Input tag '{source.get('type')}' found using 'type' does not match any of the expected " \
-               "tags: 'base64', 'text', 'content', 'url', 'file'"
-    if source.get('media_type') != 'application/pdf':
-        return f"{where}.base64.media_type: Input should be 'application/pdf'"
-    try:
-        raw = base64.b64decode(source.get('data') or '', validate=True)
-    except (ValueError, binascii.Error):
-        return f'{where}.base64.data: Invalid base64 data'
-    return None if raw.startswith(b'%PDF-') else f'{where}.base64.data: The PDF specified was not valid.'
-
-
-def image_type(data: bytes) -> str | None:
-    if data.startswith(b'\x89PNG\r\n\x1a\n'):
-        return 'image/png'
-    if data.startswith(b'\xff\xd8\xff'):
-        return 'image/jpeg'
-    if data[:6] in (b'GIF87a', b'GIF89a'):
-        return 'image/gif'
-    if data[:4] == b'RIFF' and data[8:12] == b'WEBP':
-        return 'image/webp'
-    return None
-
-
-def image_size(data: bytes, media_type: str) -> tuple[int, int] | None:
-    """Width and height from an image's header (no decoding), None when the header is damaged."""
-    try:
-        if media_type == 'image/png':
-            return struct.unpack('>II', data[16:24])
-        if media_type == 'image/gif':
-            return struct.unpack('<HH', data[6:10])
-        if media_type == 'image/webp':
-            chunk = data[12:16]
-            if chunk == b'VP8X':
-                return 1 + int.from_bytes(data[24:27], 'little'), 1 + int.from_bytes(data[27:30], 'little')
-            if chunk == b'VP8L':
-                bits = int.from_bytes(data[21:25], 'little')
-                return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-            width, height = struct.unpack('<HH', data[26:30])
-            return width & 0x3FFF, height & 0x3FFF
-        position = 2  # JPEG: walk the segments to the frame header
-        while position + 9 < len(data):
-            if data[position] != 0xFF:
-                return None
-            marker, length = data[position + 1], struct.unpack('>H', data[position + 2:position + 4])[0]
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                height, width = struct.unpack('>HH', data[position + 5:position + 9])
-                return width, height
-            position += 2 + length
-    except struct.error:
-        return None
-    return None
 
 
 def message_text(content: str | list[dict[str, Any]]) -> str:
