@@ -17,11 +17,12 @@ from playwright.sync_api import Browser
 
 from chat import api, room_api
 from chat.bench.fake_anthropic import FakeAnthropic
-from chat.config import Settings
+from chat.config import Settings, prepare_data_dir
 from chat.errors import ModelError
 from chat.hub import RoomHub
 from chat.links import RoomLinks
 from chat.rooms import Rooms
+from chat.store import RoomStore
 from chat.turns import Turn
 
 
@@ -62,6 +63,26 @@ async def api_client(rooms: Rooms, settings: Settings, data_dir: Path) -> AsyncI
         pass
     room_api.register(app, rooms, RoomLinks(data_dir), settings, renew=renew)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+        yield client
+
+
+@pytest.fixture
+def data_dir(settings: Settings) -> Path:
+    return prepare_data_dir(settings.data_dir)
+
+
+@pytest.fixture
+async def rooms(settings: Settings, model: ScriptedModel, data_dir: Path) -> AsyncIterator[Rooms]:
+    """Rooms on the settings' data dir that answer with the scripted model (a module may define its own `rooms`)."""
+    registry = Rooms(RoomStore(data_dir), lambda _name: model, settings)
+    yield registry
+    await registry.close()
+
+
+@pytest.fixture
+async def http(rooms: Rooms, settings: Settings, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The JSON API of `rooms`, in process."""
+    async with api_client(rooms, settings, data_dir) as client:
         yield client
 
 

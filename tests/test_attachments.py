@@ -15,12 +15,11 @@ import httpx
 import pytest
 import pytest_asyncio
 from browser_support import AppProcess, running_app
-from conftest import ScriptedModel, api_client, wait_idle
+from conftest import ScriptedModel, wait_idle
 from PIL import Image
-from test_hub import make_rooms
 
 from chat.bench.fake_anthropic import FakeAnthropic
-from chat.config import Settings, prepare_data_dir
+from chat.config import Settings
 from chat.demo import Demo
 from chat.files import API_EDGE, MAX_TEXT_BYTES, FileStore
 from chat.links import RoomLinks
@@ -49,24 +48,6 @@ def size_of(data: bytes) -> tuple[int, int]:
 
 
 # --- the files API, in-process ------------------------------------------------------------------------------------
-
-@pytest.fixture
-def data_dir(settings: Settings) -> Path:
-    return prepare_data_dir(settings.data_dir)
-
-
-@pytest_asyncio.fixture
-async def rooms(settings: Settings, model: ScriptedModel, data_dir: Path) -> AsyncIterator[Rooms]:
-    registry = make_rooms(settings, model, data_dir)
-    yield registry
-    await registry.close()
-
-
-@pytest_asyncio.fixture
-async def http(rooms: Rooms, settings: Settings, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(rooms, settings, data_dir) as client:
-        yield client
-
 
 async def upload(http: httpx.AsyncClient, room: str, name: str, data: bytes) -> httpx.Response:
     return await http.post(f'/api/rooms/{room}/files', files={'file': (name, data, 'application/octet-stream')})
