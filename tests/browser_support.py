@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from chat.bench.app import free_port, stop_process  # the benchmark drives the app the same way
 from chat.bench.browser import CHROMIUM, CHROMIUM_ARGS, chromium
@@ -108,6 +108,22 @@ def open_room(browser: Browser, url: str, timeout_ms: float = 15_000) -> Page:
     page.goto(url)
     page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=timeout_ms)
     page.page_errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def enter(context: BrowserContext, app: AppProcess, room: str, name: str | None) -> Page:
+    """A person opening a room in `context` (page errors collected in `page.page_errors`), answering the first-visit
+    name prompt with `name` if it shows (None: leaving it open)."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on('pageerror', lambda error: errors.append(str(error)))
+    page.page_errors = errors  # type: ignore[attr-defined]
+    page.goto(f'{app.url}/room/{room}')
+    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=15_000)
+    if name is not None and page.locator('[data-testid=name-prompt]').is_visible():
+        page.fill('[data-testid=name-input]', name)
+        page.click('[data-testid=name-save]')
+        page.wait_for_selector('[data-testid=name-prompt]', state='hidden')
     return page
 
 

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_support import AppProcess
-from playwright.sync_api import Browser, BrowserContext, Page
+from browser_support import AppProcess, enter
+from playwright.sync_api import Browser, Page
 
 from chat.bench.fake_anthropic import FakeAnthropic
 
@@ -205,20 +205,6 @@ def test_screenshots_of_the_composer_with_the_mention_list_and_a_reply_chip(
 
 
 # helpers ---------------------------------------------------------------------------------------------------------
-
-def enter(context: BrowserContext, app: AppProcess, room: str, name: str | None) -> Page:
-    page = context.new_page()
-    errors: list[str] = []
-    page.on('pageerror', lambda error: errors.append(str(error)))
-    page.page_errors = errors  # type: ignore[attr-defined]
-    page.goto(f'{app.url}/room/{room}')
-    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=15_000)
-    if name is not None:
-        page.fill('[data-testid=name-input]', name)
-        page.click('[data-testid=name-save]')
-        page.wait_for_selector('[data-testid=name-prompt]', state='hidden')
-    return page
-
 
 def answer_only_mentions(page: Page) -> None:
     """Switch the room to `mention` in its settings dialog, as a person does."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import AppProcess, running_app, send
+from browser_support import AppProcess, enter, running_app, send
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -176,21 +176,6 @@ def test_screenshots_of_reactions_quotes_and_mentions(app: AppProcess, browser: 
 
 
 # helpers ---------------------------------------------------------------------------------------------------------
-
-
-def enter(context: BrowserContext, app: AppProcess, room: str, name: str) -> Page:
-    """A person opening the room and answering the first-visit name prompt."""
-    page = context.new_page()
-    errors: list[str] = []
-    page.on('pageerror', lambda error: errors.append(str(error)))
-    page.page_errors = errors  # type: ignore[attr-defined]
-    page.goto(f'{app.url}/room/{room}')
-    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=10_000)
-    if page.locator('[data-testid=name-prompt]').is_visible():
-        page.fill('[data-testid=name-input]', name)
-        page.click('[data-testid=name-save]')
-        page.wait_for_selector('[data-testid=name-prompt]', state='hidden')
-    return page
 
 
 def message(page: Page, message_id: str) -> Locator:
