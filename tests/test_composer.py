@@ -41,11 +41,7 @@ async def test_reply_mode_shows_in_the_composer_and_follows_the_settings_live_in
 
 
 async def test_in_a_mention_room_send_and_ask_claude_gets_a_reply_and_a_plain_send_does_not(app_users: Users) -> None:
-    rooms, new_user = app_users
-    hub = await rooms.get('asking')
-    hub.configure(reply_mode='mention')
-    ann = new_user()
-    await ann.open('/room/asking')
+    hub, ann = await open_mention_room(app_users, 'asking')
     await send(ann, 'Just talking among ourselves')
     await wait_for(hub, lambda: user_messages(hub) == ['Just talking among ourselves'])
     await asyncio.sleep(0.3)
@@ -95,11 +91,7 @@ async def test_reply_chip_shows_the_quoted_message_can_be_cancelled_and_goes_onc
 
 async def test_a_refused_reply_keeps_the_text_and_the_chip(app_users: Users) -> None:
     """Guards the composer's promise: a message the hub refuses (here: its quote is gone) loses nothing typed."""
-    rooms, new_user = app_users
-    hub = await rooms.get('refused')
-    hub.configure(reply_mode='mention')
-    ann = new_user()
-    await ann.open('/room/refused')
+    hub, ann = await open_mention_room(app_users, 'refused')
     gone = Message(id='gone', seq=99, role='user', content='a message that is no longer here')
     view_of(ann).reply(gone)
     await send(ann, 'my careful answer')
@@ -164,3 +156,12 @@ async def wait_for(hub: RoomHub, condition: Callable[[], bool], timeout: float =
         await asyncio.sleep(0.01)
     raise AssertionError(f'the room never got there: {[(m.role, m.content[:40]) for m in hub.messages]}')
 
+
+async def open_mention_room(app_users: Users, room: str) -> tuple[RoomHub, User]:
+    """A room that answers only mentions, opened by one person."""
+    rooms, new_user = app_users
+    hub = await rooms.get(room)
+    hub.configure(reply_mode='mention')
+    person = new_user()
+    await person.open(f'/room/{room}')
+    return hub, person
