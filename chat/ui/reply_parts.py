@@ -13,8 +13,6 @@ from ..models import Message, Status
 from .live import THINKING
 from .message_body import MessageBody
 
-BOX = 'border-left: 3px solid color-mix(in srgb, currentColor 25%, transparent); padding: 0.25rem 0.75rem;'
-"""Thinking and sources sit in a quiet box whose line follows the text colour, in the light and the dark theme."""
 REDACTED = ('Part of the thinking was encrypted by the safety systems of Anthropic and is not shown; '
             'the answer is not affected.')
 
@@ -53,15 +51,13 @@ class ReplyParts:
         if self._thinking_box is None:
             with self.above:
                 self._thinking_box = ui.element('details').classes('reply-thinking').props('data-testid=thinking') \
-                    .mark('thinking') \
-                    .style(f'{BOX} margin-bottom: 0.5rem;')
+                    .mark('thinking')
                 with self._thinking_box:
-                    with ui.element('summary').classes('reply-thinking-summary') \
-                            .style('display: list-item; cursor: pointer; font-size: 0.875rem; font-weight: 500;'):
-                        self._summary = ui.label().style('display: inline')
+                    with ui.element('summary').classes('reply-thinking-summary'):
+                        self._summary = ui.label()
                     self.thinking = MessageBody(room=self.room_id, msgid=message.id + THINKING,
                                                 text=message.thinking, streaming=message.status == Status.STREAMING)
-                    self.thinking.classes('reply-thinking-text').style('font-size: 0.9em; opacity: 0.85;') \
+                    self.thinking.classes('reply-thinking-text') \
                         .props('data-testid=thinking-text')
                     self._redacted = ui.label(REDACTED).classes('reply-thinking-redacted italic text-sm') \
                         .props('data-testid=thinking-redacted')
@@ -79,7 +75,7 @@ class ReplyParts:
         self._shown['tools'] = shown
         if self._tools is None:
             with self.above:
-                self._tools = ui.element('div').classes('reply-tools text-sm').style('margin-bottom: 0.25rem;')
+                self._tools = ui.element('div').classes('reply-tools')
         self._tools.clear()
         with self._tools:
             for call in message.tools:
@@ -97,13 +93,13 @@ class ReplyParts:
         self.below.clear()
         if not message.citations:
             return
-        with self.below.style(f'{BOX} margin-top: 0.5rem; font-size: 0.875rem;'):
+        with self.below:
             ui.label('Sources').classes('reply-sources-title font-semibold')
-            with ui.element('ol').classes('reply-sources-list').style('list-style: none; margin: 0; padding: 0;'):
+            with ui.element('ol').classes('reply-sources-list'):
                 for number, source in enumerate(message.citations, 1):
                     with ui.element('li'):
                         link = ui.link(f'[{number}] {source["title"]}', source['url'], new_tab=True) \
-                            .classes('reply-source').style('overflow-wrap: anywhere;') \
+                            .classes('reply-source') \
                             .props('data-testid=citation rel="noopener noreferrer nofollow"')
                         if source['cited_text']:
                             link.props['title'] = source['cited_text']
