@@ -220,8 +220,8 @@ def test_tab_offline_longer_than_the_reconnect_window_comes_back_exact(app: AppP
                                                                        browser: Browser) -> None:
     room = 'long-drop'
     tab, online = open_tab(browser, f'{app.url}/room/{room}'), open_tab(browser, f'{app.url}/room/{room}')
-    words = 330
-    fake.enqueue_words(words, rate=30)  # 11 s
+    words = 600
+    fake.enqueue_words(words, rate=30)  # 20 s: still streaming when a slow machine's socket.io backoff brings it back
     send(tab, 'Tell me everything')
     wait_words(tab, 20)
     assert tab.stop_visible()
