@@ -1,4 +1,4 @@
-"""RoomHub: one per room. Owns the room's history, runs model turns one at a time, publishes events.
+"""RoomHub: one per room. Owns the room's history, queues model turns (TurnRunner runs them), publishes events.
 
 The hub is the only writer of a room. Tabs subscribe to its events and send it intents (post, stop,
 retry, continue); they never change a message themselves. No nicegui import here.
@@ -6,22 +6,19 @@ retry, continue); they never change a message themselves. No nicegui import here
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
 
 from .config import Settings
-from .errors import MessageRejected, ModelError
+from .errors import MessageRejected
 from .events import Publisher, RoomEvent, Subscriber
 from .files import FileStore
 from .flood import FloodLimit
-from .llm import ChatModel, Options
+from .llm import ChatModel
 from .models import (
-    ERROR_CHARS,
     REACTIONS,
     Attachment,
     Message,
@@ -33,20 +30,15 @@ from .models import (
     addresses_claude,
     checked_text,
     clean_name,
-    clean_text,
     excerpt,
     summarize,
 )
 from .store import LoadedRoom, RoomFile
-from .streaming import streamed
-from .turns import FileReader, build_turns, fit_turns
+from .turn_runner import Job, JobKind, TurnRunner
 from .versions import highest_seq, keep_as_previous, switch_to
 from .writer import RoomWriter
 
-log = logging.getLogger(__name__)
-
 SAVE_FAILED = 'Saving this room failed'
-JobKind = Literal['answer', 'retry', 'continue', 'regenerate']
 
 
 ModelFor = Callable[[str], ChatModel]
@@ -65,22 +57,17 @@ class RoomHub:
         self.notice: str | None = loaded.notice
         """A problem with the room's file the page must show, or None."""
         self._model_for = model_for
-        self._executor = executor
         self._writer = RoomWriter(room_file, executor, self._on_write_error, self._on_write_ok, enabled=loaded.writable)
         self._by_id = {m.id: m for m in self.messages}
         self.events = Publisher(f'room {room_id}')
-        self._jobs: deque[tuple[JobKind, Message | None]] = deque()
+        self._jobs: deque[Job] = deque()
         self._worker: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self._turn: asyncio.Task[None] | None = None
+        self._turns = TurnRunner(self)
         self.deleted = False
         self.streaming: Message | None = None
         """The reply being generated now, if any."""
         self._high_seq = highest_seq(self.messages)
         self._flood = FloodLimit()
-        self._stopped_by: Person | None = None
-        self._last_checkpoint = 0.0
-        self._regenerated_by: Person | None = None
         self._recover_interrupted()
 
     # intents ---------------------------------------------------------------------------------------------
@@ -109,11 +96,7 @@ class RoomHub:
 
     def stop(self, by: Person | None = None) -> bool:
         """Cancel the running reply; its partial text is kept as `stopped`. True if something was stopped."""
-        if self._turn is None or self._turn.done():
-            return False
-        self._stopped_by = by
-        self._turn.cancel()
-        return True
+        return self._turns.stop(by)
 
     def react(self, message_id: str, emoji: str, person: Person) -> None:
         """Add the person's reaction to a message, or take it back if they had given it; live in every tab."""
@@ -145,8 +128,7 @@ class RoomHub:
         if message is None or message.role != 'assistant' or message is not self.messages[-1]:
             raise MessageRejected('Only the last reply can be regenerated.')
         self._ensure_quiet()
-        self._regenerated_by = by
-        self._schedule('regenerate', message)
+        self._schedule('regenerate', message, by)
 
     def edit(self, message_id: str, text: str, by: Person | None = None) -> None:
         """Replace a user message's text and answer again from there; the old branch stays a previous version.
@@ -245,10 +227,10 @@ class RoomHub:
     async def close(self) -> None:
         """Stop any turn and write everything to disk."""
         self._jobs.clear()
-        for task in (self._turn, self._worker):
+        for task in (self._turns.task, self._worker):
             if task is not None:
                 task.cancel()
-        for task in (self._turn, self._worker):
+        for task in (self._turns.task, self._worker):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
         await self._writer.close()
@@ -264,105 +246,24 @@ class RoomHub:
 
     # turns -----------------------------------------------------------------------------------------------
 
-    def _schedule(self, kind: JobKind, message: Message | None) -> None:
+    def _schedule(self, kind: JobKind, message: Message | None, by: Person | None = None) -> None:
         if self.deleted:
             raise MessageRejected('This room was deleted; start a new one from the home page.')
-        if kind == 'answer' and ('answer', None) in self._jobs:
+        if kind == 'answer' and any(job.kind == 'answer' for job in self._jobs):
             return  # the queued turn will see this message too
-        if message is not None and any(m is message for _, m in self._jobs):
+        if message is not None and any(job.message is message for job in self._jobs):
             return
-        self._jobs.append((kind, message))
+        self._jobs.append(Job(kind, message, by))
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work(), name=f'room {self.room_id}')
 
     async def _work(self) -> None:
         try:
             while self._jobs:
-                kind, message = self._jobs.popleft()
-                self._turn = asyncio.get_running_loop().create_task(self._run_turn(kind, message))
-                await asyncio.wait([self._turn])  # a stopped turn must not stop the worker
+                await asyncio.wait([self._turns.start(self._jobs.popleft())])  # a stopped turn must not stop the worker
         finally:
             self._worker = None
-            self._turn = None
             self.events.last_active = time.monotonic()
-
-    async def _run_turn(self, kind: JobKind, message: Message | None) -> None:
-        model = self._model_for(self.model_name)
-        if kind == 'answer':
-            if not self.messages or self.messages[-1].role != 'user':
-                return  # already answered (e.g. a retry ran in between)
-            reply = Message(id=_new_id(), seq=self._next_seq(), role='assistant', content='',
-                            status=Status.STREAMING, model=model.name)
-            self.streaming = reply  # before publishing, so every tab shows the stop button with the reply
-            self._append(reply)
-        else:
-            assert message is not None
-            reply = self.streaming = message
-            if kind == 'regenerate':
-                keep_as_previous(reply, [])
-                reply.created_at = time.time()
-                by, self._regenerated_by = self._regenerated_by, None
-                reply.activity = f'regenerated by {by.label}' if by else None
-                if by is not None:
-                    self._tell(f'{by.label} asked for a new version of the last reply')
-            elif kind in {'retry', 'continue'}:
-                reply.activity = None
-            if kind == 'continue' and not reply.content:  # stopped while thinking: it thinks afresh
-                reply.thinking, reply.thinking_redacted = '', 0
-            if kind in {'retry', 'regenerate'}:
-                reply.content, reply.usage = '', None
-                reply.thinking, reply.thinking_redacted, reply.tools, reply.citations = '', 0, [], []
-                self._publish(RoomEvent('delta', reply, offset=-1, text=''))
-            reply.status, reply.error, reply.model = Status.STREAMING, None, model.name
-            self._changed(reply)
-        history = [m for m in self.messages if m.seq < reply.seq or (kind == 'continue' and m is reply)]
-        await self._stream(model, reply, history)
-
-    async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
-        self._last_checkpoint = time.monotonic()
-        self._stopped_by = None
-        try:
-            # a thread: in a room of thousands of messages this takes milliseconds that streaming tabs should not wait
-            turns, reply.left_out = await asyncio.to_thread(
-                lambda: fit_turns(build_turns(history, self._file_reader()), getattr(model, 'context_window', None),
-                                  self.max_tokens))
-            if reply.left_out:
-                self._publish(RoomEvent('updated', reply))
-            options = Options(self.room_settings.thinking_budget, self.room_settings.web_search)
-            async for part in model.stream(turns, self.system_prompt, max_tokens=self.max_tokens,
-                                           on_retry=lambda note: self._note(reply, note),
-                                           on_usage=lambda usage: self._add_usage(reply, usage), options=options):
-                if reply.note:
-                    reply.note = None
-                    self._publish(RoomEvent('updated', reply))
-                for event in streamed(reply, part):
-                    self._publish(event)
-                if time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval:
-                    self._last_checkpoint = time.monotonic()
-                    self._writer.checkpoint(reply)
-            reply.status = Status.COMPLETE
-        except asyncio.CancelledError:
-            reply.status = Status.STOPPED
-            if self._stopped_by is not None:
-                reply.activity = f'stopped by {self._stopped_by.label}'
-                self._tell(f'{self._stopped_by.label} stopped the reply')
-        except ModelError as e:
-            reply.status, reply.error = Status.ERROR, clean_text(e.reason, ERROR_CHARS)  # from the API server
-        except Exception as e:  # whatever ended the turn, the reply must not stay `streaming`
-            log.exception('reply in room %s failed', self.room_id)
-            reply.status, reply.error = Status.ERROR, f'Unexpected error: {type(e).__name__}. Press Retry.'
-        finally:
-            reply.note = None
-            if reply.status == Status.STREAMING:
-                reply.status, reply.error = Status.ERROR, 'The reply ended unexpectedly. Press Retry.'
-            self.streaming = None
-            if reply.status == Status.COMPLETE and self.room_settings.title is None:
-                self._suggest_title(model, history, reply)
-            # an empty delta at the final length lets a tab that missed text notice the gap and resync
-            self._publish(RoomEvent('delta', reply, offset=len(reply.content), text=''))
-            if reply.thinking:
-                self._publish(RoomEvent('delta', reply, offset=len(reply.thinking), text='', part='thinking'))
-            self._changed(reply)
 
     # state -----------------------------------------------------------------------------------------------
 
@@ -373,6 +274,13 @@ class RoomHub:
         self._writer.save(message)
         self._publish(RoomEvent('added', message))
         return message
+
+    def _add_reply(self, model_name: str) -> Message:
+        """Append an empty reply the model now writes."""
+        reply = Message(id=_new_id(), seq=self._next_seq(), role='assistant', content='', status=Status.STREAMING,
+                        model=model_name)
+        self.streaming = reply  # before publishing, so every tab shows the stop button with the reply
+        return self._append(reply)
 
     def _replace_tail(self, message: Message, tail: list[Message]) -> None:
         """Show `message` with new text and `tail` as the messages after it, in the store and every tab."""
@@ -419,37 +327,8 @@ class RoomHub:
             raise MessageRejected('This room does not keep files.')
         return await asyncio.to_thread(files.attachments, self.room_id, file_ids)
 
-    def _file_reader(self) -> FileReader | None:
-        files = self._files
-        return None if files is None else lambda attachment: files.for_model(self.room_id, attachment.id)
-
     def _changed(self, message: Message) -> None:
         self._writer.save(message)
-        self._publish(RoomEvent('updated', message))
-
-    def _suggest_title(self, model: ChatModel, history: list[Message], reply: Message) -> None:
-        """After the first exchange, ask the model for a short title (quietly; the first words stay otherwise)."""
-        suggest = getattr(model, 'suggest_title', None)
-        if suggest is None or sum(m.role == 'assistant' for m in self.messages) != 1:
-            return
-
-        async def run() -> None:
-            try:
-                title = await suggest(f'{history[-1].content}\n\n{reply.content}' if history else reply.content)
-            except Exception as e:  # a title is a nicety: never let it disturb the room
-                log.info('no title suggestion for room %s: %s', self.room_id, e)
-                return
-            if title and self.room_settings.title is None:
-                self.configure(title=title)
-        task = asyncio.get_running_loop().create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _add_usage(self, message: Message, usage: Usage) -> None:
-        message.usage = usage if message.usage is None else message.usage + usage  # Continue adds to it
-
-    def _note(self, message: Message, note: str) -> None:
-        message.note = note
         self._publish(RoomEvent('updated', message))
 
     def _resumable(self, message_id: str) -> Message:
