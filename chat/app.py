@@ -38,6 +38,7 @@ def build(settings: Settings, links: RoomLinks | None = None) -> Rooms:
     # first reply on the event loop that streams to every tab
     app.on_startup(lambda: background_tasks.create(asyncio.to_thread(catalog.get, settings.model), name='warm model'))
     app.on_shutdown(rooms.close)
+    app.on_shutdown(catalog.close)  # after the rooms: their turns use the models
     return rooms
 
 

@@ -36,6 +36,14 @@ class ModelCatalog:
                     max_tokens=self.settings.max_tokens)
         return self._models[name]
 
+    async def close(self) -> None:
+        """Close the models' HTTP clients (their connection pools), at shutdown."""
+        with self._making:
+            models, self._models = list(self._models.values()), {}
+        for model in models:
+            if isinstance(model, Claude):
+                await model.close()
+
     async def names(self) -> list[str]:
         """Model ids for a room's picker: the API's list when it answers, else a fallback; always `demo`."""
         if self.settings.uses_demo:

@@ -2,6 +2,7 @@
 import). The turns Claude is sent are made in turns.py; the offline demo model is demo.py."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -149,16 +150,12 @@ class Claude:
                 on_retry(f'{reason}; trying again ({attempts} of {self.max_retries})…')
         token = _tries.set(_Tries(count_retry))
         try:
-            # The raw event stream, not `messages.stream()`: that helper rebuilds a snapshot of the whole message
-            # at every event, which costs about as much CPU again per word as reading the event does.
-            stream = await self._client.messages.create(model=self.name, system=system, messages=messages,
-                                                        stream=True, **extra)
             usage: Any = None
             parts = PartReader()
-            async with stream:
-                async for event in stream:
-                    if event.type == 'content_block_delta' and event.delta.type == 'text_delta':
-                        yield event.delta.text  # the hot path: one event per few words
+            async with contextlib.aclosing(self._events(system, messages, extra)) as events:  # Stop closes it now
+                async for event in events:
+                    if isinstance(event, str):
+                        yield event  # the hot path: a text delta, one per few words
                     elif event.type == 'message_start':
                         usage = event.message.usage
                     elif event.type == 'message_delta' and usage is not None:
@@ -179,6 +176,31 @@ class Claude:
         finally:
             _tries.reset(token)
 
+    async def _events(self, system: str, messages: list[Any], extra: dict[str, Any]) -> AsyncIterator[Any]:
+        """The stream's events: a text delta as its text, every other event as the SDK's typed event.
+
+        Neither `messages.stream()` (it rebuilds a snapshot of the whole message at every event) nor the typed
+        events of `create(stream=True)` (building one costs about a third of a word's CPU, README "Speed"): the
+        SDK still sends, retries and raises for the request, and decodes the server-sent events
+        (`AsyncStream.raw_events`); a text delta is read straight from its JSON, the rarer events are built as the
+        SDK builds them (`model_construct`, lenient with fields it does not know).
+        """
+        async with self._client.messages.with_streaming_response.create(
+                model=self.name, system=system, messages=messages, stream=True, **extra) as raw:
+            response = raw.http_response
+            async for sse in anthropic.AsyncStream.raw_events(response):
+                if sse.event == 'error':
+                    raise _error_event(sse.data, response)
+                if sse.event in (None, 'ping') or not sse.data:
+                    continue
+                data = sse.json()
+                kind = data.get('type') if isinstance(data, dict) else None
+                delta = data.get('delta') if kind == 'content_block_delta' else None
+                if isinstance(delta, dict) and delta.get('type') == 'text_delta':
+                    yield str(delta.get('text', ''))
+                elif kind in STREAM_EVENTS:
+                    yield STREAM_EVENTS[kind].model_construct(**data)
+
     async def list_models(self) -> list[ModelFacts]:
         return [ModelFacts(model.id, _can_think(model)) async for model in self._client.models.list(limit=100)]
 
@@ -193,6 +215,27 @@ class Claude:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+STREAM_EVENTS: dict[str, type[Any]] = {
+    'message_start': anthropic.types.RawMessageStartEvent,
+    'message_delta': anthropic.types.RawMessageDeltaEvent,
+    'content_block_start': anthropic.types.RawContentBlockStartEvent,
+    'content_block_delta': anthropic.types.RawContentBlockDeltaEvent,
+    'content_block_stop': anthropic.types.RawContentBlockStopEvent,
+}
+"""The events a reply is read from, by their `type` (`message_stop` and unknown ones are skipped)."""
+
+
+def _error_event(data: str, response: httpx2.Response) -> anthropic.APIStatusError:
+    """An `event: error` in the middle of the stream, raised as the SDK raises it: a status error with the HTTP
+    status of the stream (200) and the event's body."""
+    try:
+        body: Any = json.loads(data)
+        message = str(body)
+    except ValueError:
+        body, message = data, data or f'Error code: {response.status_code}'
+    return anthropic.APIStatusError(message, response=response, body=body)
 
 
 def request_options(options: Options, max_tokens: int, *, prefill: bool) -> dict[str, Any]:
