@@ -17,6 +17,7 @@ from chat.llm import Claude
 from chat.models import Message, Status
 from chat.rooms import Rooms
 from chat.store import RoomStore
+from chat.turns import Turn
 
 MODEL = 'claude-sonnet-5-5'
 API_KEY = 'sk-ant-api03-test-Zq9VeryS3cretKey'
@@ -306,3 +307,10 @@ async def test_an_unreachable_api_says_so_at_once_and_names_who_can_fix_it(tmp_p
     finally:
         await rooms.close()
         await model.close()
+
+
+async def test_blocks_and_events_of_kinds_not_known_yet_are_skipped(claude: Claude, fake: FakeAnthropic) -> None:
+    """A newer API may stream blocks, deltas and events this code does not know: the text around them arrives whole."""
+    fake.enqueue_blocks([{'text': ['Before ', 'it. ']}, {'unknown': 'hologram'}, {'text': ['After ', 'it.']}])
+    parts = [part async for part in claude.stream([Turn('user', 'hi')], SYSTEM)]
+    assert parts == ['Before ', 'it. ', 'After ', 'it.']

@@ -33,6 +33,10 @@ async def send_blocks(blocks: list[dict[str, Any]], delay: float, writer: asynci
             signature = {'type': 'signature_delta', 'signature': base64.b64encode(b'fake signature').decode()}
             await deltas(index, [*({'type': 'thinking_delta', 'thinking': chunk} for chunk in block['thinking']),
                                  signature])
+        elif 'unknown' in block:  # a block, a delta and an event of kinds a newer API might send
+            await event('content_block_start', {'index': index, 'content_block': {'type': block['unknown'], 'x': 1}})
+            await deltas(index, [{'type': f"{block['unknown']}_delta", 'x': 2}])
+            await event(f"{block['unknown']}_event", {'index': index})
         elif block.get('redacted'):
             await event('content_block_start', {'index': index, 'content_block': {
                 'type': 'redacted_thinking', 'data': base64.b64encode(b'encrypted thinking').decode()}})
