@@ -41,3 +41,24 @@ async def test_changing_settings_in_one_tab_updates_the_title_in_every_tab(app_u
     assert hub is not None and hub.room_settings.title == 'Bread club' and hub.max_tokens == 512
     await send(bob, 'hello')
     await bob.should_see('Bread club')
+
+
+async def test_saving_settings_keeps_what_someone_else_changed_meanwhile(app_users) -> None:
+    """Save sends only the fields changed in this dialog: another tab's change since it opened is not undone, and an
+    automatic title stays automatic."""
+    rooms, new_user = app_users
+    ann, bob = new_user(), new_user()
+    await ann.open('/room/club')
+    await bob.open('/room/club')
+    await send(ann, 'What rises overnight?')
+    ann.find(marker='room-settings').click()
+    await asyncio.sleep(0.05)
+    hub = rooms.open_hub('club')
+    assert hub is not None
+    hub.configure(system_prompt='Answer like a baker.', web_search=True)  # Bob, while Ann's dialog is open
+    ann.find(marker='settings-max-tokens').clear().type('512')
+    ann.find(marker='settings-save').click()
+    await asyncio.sleep(0.05)
+    assert hub.max_tokens == 512
+    assert (hub.system_prompt, hub.room_settings.web_search) == ('Answer like a baker.', True)
+    assert hub.room_settings.title is None  # still named by its first message

@@ -72,20 +72,26 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
         ui.label(f'Up to {MAX_SEARCHES} searches per reply, ${SEARCH_PRICE * 1000:.0f} per 1,000 searches on top of '
                  'the tokens. The demo model cannot search.').classes('text-sm opacity-80')
 
+        fields = {'title': title, 'system_prompt': system, 'model': model, 'max_tokens': max_tokens,
+                  'reply_mode': reply_mode, 'thinking_budget': thinking, 'web_search': web_search}
+        opened = {name: field.value for name, field in fields.items()}
+
         def save() -> None:
+            """Send only what was changed here: someone else's change in another tab since this dialog opened stays,
+            and an automatic title stays automatic."""
             defaults = hub.settings
+            stored = {
+                'title': title.value,
+                'system_prompt': None if system.value == defaults.system_prompt else system.value,
+                'model': None if model.value == defaults.model else model.value,
+                'max_tokens': None if not max_tokens.value or max_tokens.value == defaults.max_tokens
+                else int(max_tokens.value),
+                'reply_mode': None if reply_mode.value == 'every' else reply_mode.value,
+                'thinking_budget': int(thinking.value or 0), 'web_search': bool(web_search.value)}
+            changes = {name: value for name, value in stored.items() if fields[name].value != opened[name]}
             try:
-                hub.configure(
-                    by=viewer.person,
-                    # the automatic title stays automatic unless it was changed here
-                    title=None if hub.room_settings.title is None and title.value == hub.summary().title
-                    else title.value,
-                    system_prompt=None if system.value == defaults.system_prompt else system.value,
-                    model=None if demo or model.value == defaults.model else model.value,
-                    max_tokens=None if not max_tokens.value or max_tokens.value == defaults.max_tokens
-                    else int(max_tokens.value),
-                    reply_mode=None if reply_mode.value == 'every' else reply_mode.value,
-                    thinking_budget=int(thinking.value or 0), web_search=bool(web_search.value))
+                if changes:
+                    hub.configure(by=viewer.person, **changes)
             except MessageRejected as e:
                 ui.notify(str(e), type='warning')
                 return
