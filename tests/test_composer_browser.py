@@ -86,7 +86,7 @@ def test_esc_closes_a_dialog_or_the_list_without_stopping_the_reply_and_then_sto
         app: AppProcess, fake: FakeAnthropic, browser: Browser) -> None:
     context = browser.new_context()
     page = enter(context, app, 'escape', 'Esa')
-    fake.enqueue_words(300, rate=20)
+    fake.enqueue_words(1200, rate=20)  # a minute: still streaming on a loaded machine; Esc stops it at the end
     page.locator(COMPOSER).fill('Tell me a long story')
     page.locator(COMPOSER).press('Enter')
     page.wait_for_selector(STREAMING)
