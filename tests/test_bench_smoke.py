@@ -3,12 +3,13 @@ socket clients of the capacity part, the report's target table."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 from browser_support import chromium, open_room, reply_text, send
 
-from chat.bench import capacity
+from chat.bench import capacity, light_client
 from chat.bench.app import App, app_env
 from chat.bench.fake_anthropic import FakeAnthropic
 from chat.bench.report import table
@@ -53,17 +54,47 @@ def test_light_clients_get_every_word_once(tmp_path: Path) -> None:
                                                 fake.enqueue_words, app.cpu_seconds))
     assert result['samples'] == 2 * 2 * 20, result
     assert (result['lost'], result['duplicated'], result['disconnects'], result['errors']) == (0, 0, 0, [])
+    assert result['workers'] == capacity.WORKERS and len(result['worker_loop_lag_ms']) == capacity.WORKERS
     assert result['app_cpu_s'] > 0
     assert capacity.passed(result, p99_ms=10_000)
 
 
 def test_the_light_clients_read_the_frames_live_py_sends() -> None:
-    """Guards capacity.deltas_of against a change of live.py's frame format going unnoticed."""
+    """Guards light_client.deltas_of against a change of live.py's frame format going unnoticed."""
     from chat.ui import live
 
-    assert capacity.deltas_of(live.DELTA_EVENT, ['m1', 0, 'w0@1.000001 ', 'm1.thinking', 3, 'x']) == [
+    assert (capacity.WIRE.delta_event, capacity.WIRE.sync_event) == (live.DELTA_EVENT, live.SYNC_EVENT)
+    frame = ['m1', 0, 'w0@1.000001 ', 'm1.thinking', 3, 'x']
+    assert light_client.deltas_of(capacity.WIRE, live.DELTA_EVENT, frame) == [
         ('m1', 0, 'w0@1.000001 '), ('m1.thinking', 3, 'x')]
-    assert capacity.deltas_of('update', {'_id': 3}) == []
+    assert light_client.deltas_of(capacity.WIRE, 'update', {'_id': 3}) == []
+
+
+def test_a_light_client_resyncs_a_gap_as_a_tab_does() -> None:
+    """Guards the capacity part's count of lost text: text past a gap is asked for with rooms_sync (as
+    message_body.js does) and counted as a resync; the answer's words count as arrived, once."""
+    client = light_client.LightClient('http://127.0.0.1:1', 'r', capacity.WIRE)
+    sent: list[str] = []
+    client._send = sent.append  # type: ignore[method-assign]
+    words = [f'w{i}@1000.{i:06d} ' for i in range(4)]
+    client._on_packet('42' + json.dumps([capacity.WIRE.delta_event, ['m1', 0, words[0]]]))
+    client._on_packet('42' + json.dumps([capacity.WIRE.delta_event, ['m1', len(''.join(words[:2])), words[2]]]))
+    client._on_packet('42' + json.dumps([capacity.WIRE.delta_event, ['m1', len(''.join(words[:3])), words[3]]]))
+    assert len(sent) == 1 and sent[0].startswith('421') and json.loads(sent[0][3:])[1]['msgs'] == ['m1']
+    client._on_packet('431' + json.dumps([{'texts': {'m1': ''.join(words)}}]))
+    client._on_packet('42' + json.dumps([capacity.WIRE.delta_event, ['m1', len(''.join(words[:3])), words[3]]]))
+    body = client.bodies['m1']
+    assert sorted(body.arrived) == [0, 1, 2, 3] and body.text == ''.join(words)
+    assert (body.gaps, body.duplicates, body.mismatches) == (2, 0, 0)
+    # the gap seen while the first resync was on its way asks again once it is answered, as message_body.js does
+    assert client.resyncs == 2 and len(sent) == 2 and sent[1].startswith('422')
+
+
+async def test_a_light_client_opens_its_websocket_on_a_connection_of_its_own() -> None:
+    """Guards the capacity part against uvicorn closing sockets 5 s in: on the page's keep-alive connection, its
+    keep-alive timeout could be armed after the upgrade (a browser never opens a websocket there)."""
+    async with light_client.browser_session() as session:
+        assert session.connector is not None and session.connector.force_close
 
 
 def test_the_target_table_names_what_was_not_measured() -> None:

@@ -1,203 +1,37 @@
 """Capacity: how many rooms can stream at once to light socket clients, and the server's CPU per word.
 
-A light client does what a tab does on the wire and nothing else: it loads the room page over HTTP (with a browser's
-User-Agent, so it gets a browser's page and cookie), opens the page's socket.io connection with the query NiceGUI's
-page script sends (the implicit handshake), joins the room's live updates with `rooms_sync` as message_body.js does,
-acknowledges NiceGUI's messages as nicegui.js does, and records the moment every word of a reply arrives. Engine.io
-and socket.io framing is done by hand over one aiohttp websocket: python-socketio's client would cost the bench more
-CPU per message than the app spends, on the same two cores.
+The clients (light_client.py: a tab's socket traffic and nothing else) run in a few worker processes
+(capacity_worker.py), each on an event loop of its own: in one process with every socket (an asyncio wake-up costs
+about 190 µs on the bench machine) the clients' loop lagged, and the latencies measured the bench, not the app. This
+process coordinates: it opens the pages of rooms that get no client, measures the app's idle CPU, scripts the fake
+model, posts the messages that start the replies, asks the app for each reply's final text and sums up what the
+workers saw. Text a client missed and asked for again (as a tab does) counts as a resync, not as lost; a socket the
+app closes counts as a disconnect, and the words it missed as lost. Each trial reports every worker's loop lag and
+CPU: a large lag with little CPU means the machine was busy, not the bench.
 """
 from __future__ import annotations
 
-import ast
 import asyncio
 import contextlib
-import json
 import math
-import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from ..ui.live import DELTA_EVENT
+from ..ui.live import DELTA_EVENT, SYNC_EVENT
+from .capacity_worker import Workers
+from .light_client import Wire, browser_session
 
-USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
-COMPLETE_WORD = re.compile(r'w(\d+)@(\d+\.\d+)\s')
-"""A word of the fake model (fake_anthropic.Script.chunk) with the space after it: a word still arriving never
-matches."""
-ACK_SECONDS = 3.0
-"""nicegui.js acknowledges the messages it has seen this often; the server prunes its resend history on an ack."""
+WIRE = Wire(DELTA_EVENT, SYNC_EVENT)
 OPEN_AT_ONCE = 8
-"""Clients opening their page and socket at the same time (a burst of 240 page renders is not what is measured)."""
-
-
-def deltas_of(event: str, data: Any) -> list[tuple[str, int, str]]:
-    """The text deltas in one socket.io event, as (body id, offset, text). The one place that knows the wire format of
-    chat/ui/live.py: `rooms_text` frames, a flat list `[body, offset, text, body, offset, text, ...]` (offsets in code
-    points, as Python's len counts)."""
-    if event != DELTA_EVENT or not isinstance(data, list):
-        return []
-    return [(str(data[i]), data[i + 1], data[i + 2]) for i in range(0, len(data) - 2, 3)
-            if isinstance(data[i + 1], int) and isinstance(data[i + 2], str)]
-
-
-@dataclass(slots=True)
-class Body:
-    """What one client has of one message body: its text so far and when each word was complete."""
-
-    text: str = ''
-    scanned: int = 0
-    arrived: dict[int, float] = field(default_factory=dict)
-    """Word index -> time.time() (ms) when its last character arrived."""
-    sent: dict[int, float] = field(default_factory=dict)
-    """Word index -> time.time() (ms) when the fake model sent it."""
-    duplicates: int = 0
-    gaps: int = 0
-    mismatches: int = 0
-
-
-class LightClient:
-    """One tab's worth of socket traffic for one room."""
-
-    def __init__(self, base_url: str, room: str) -> None:
-        self.base_url, self.room = base_url, room
-        self.bodies: dict[str, Body] = {}
-        self.frames = 0
-        self.received_bytes = 0
-        self.errors: list[str] = []
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._client_id = ''
-        self._next_message_id = 0
-        self._acked = -1
-        self._joined: asyncio.Future[None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._sending: set[asyncio.Future[None]] = set()
-        self._gone = False
-
-    async def open(self) -> None:
-        """Load the page, connect its socket, join the room's updates; returns once joined."""
-        self._session = browser_session()
-        async with self._session.get(f'{self.base_url}/room/{self.room}') as response:
-            response.raise_for_status()
-            query = page_query(await response.text())
-        self._client_id = str(query['client_id'])
-        self._next_message_id = int(query.get('next_message_id', 0))
-        params = {'client_id': self._client_id, 'next_message_id': str(self._next_message_id),
-                  'implicit_handshake': 'true', 'document_id': str(uuid.uuid4()), 'tab_id': str(uuid.uuid4()),
-                  'EIO': '4', 'transport': 'websocket'}
-        self._ws = await self._session.ws_connect(f'{self.base_url}/_nicegui_ws/socket.io/', params=params,
-                                                  autoping=True, max_msg_size=0)
-        self._joined = asyncio.get_running_loop().create_future()
-        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._ack_now_and_then())]
-        await asyncio.wait_for(asyncio.shield(self._joined), 30)
-
-    async def close(self) -> None:
-        for task in [*self._tasks, *self._sending]:
-            task.cancel()
-        if self._ws is not None:
-            await self._ws.close()
-        if self._session is not None:
-            await self._session.close()
-
-    def most_words(self) -> int:
-        """Words received in the body that got most of them: the reply being streamed."""
-        return max((len(body.arrived) for body in self.bodies.values()), default=0)
-
-    async def _read(self) -> None:
-        assert self._ws is not None
-        try:
-            async for message in self._ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                self._on_packet(message.data)
-            self.errors.append(f'{self.room}: the socket closed (code {self._ws.close_code}, {self._ws.exception()})')
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noted and shown in the result: a client that dies loses words
-            self.errors.append(f'{self.room}: {type(e).__name__}: {e}')
-        self._gone = True
-        if self._joined is not None and not self._joined.done():
-            self._joined.set_exception(RuntimeError(f'socket of {self.room} closed before joining: {self.errors}'))
-
-    def _on_packet(self, packet: str) -> None:
-        now = time.time() * 1000
-        self.frames += 1
-        self.received_bytes += len(packet.encode())
-        kind = packet[:1]
-        if kind == '2':  # engine.io ping
-            self._send('3')
-        elif kind == '0':  # engine.io open: connect to socket.io's default namespace (the implicit handshake)
-            self._send('40')
-        elif packet.startswith('40'):  # namespace joined: join the room's live updates, as message_body.js does
-            self._send('420' + json.dumps(['rooms_sync', {'room': self.room, 'client_id': self._client_id,
-                                                          'msgs': []}]))
-        elif packet.startswith('430'):  # the answer to our rooms_sync
-            if self._joined is not None and not self._joined.done():
-                self._joined.set_result(None)
-        elif packet.startswith('44'):
-            self.errors.append(f'connect refused: {packet[2:200]}')
-        elif packet.startswith('42'):
-            event, *args = json.loads(packet[2:])
-            data = args[0] if args else None
-            if isinstance(data, dict) and isinstance(data.get('_id'), int):
-                self._next_message_id = max(self._next_message_id, data['_id'] + 1)
-            for body_id, offset, text in deltas_of(event, data):
-                self._on_delta(body_id, offset, text, now)
-
-    def _on_delta(self, body_id: str, offset: int, text: str, now: float) -> None:
-        body = self.bodies.setdefault(body_id, Body())
-        end = len(body.text)
-        if offset > end:
-            body.gaps += 1  # a tab would ask for the full text; here it counts as lost
-            return
-        if offset < end:  # a resend of text we have: fine if it is the same text
-            if body.text[offset:offset + len(text)] != text[:end - offset]:
-                body.mismatches += 1
-            text = text[end - offset:]
-            if not text:
-                return
-        body.text += text
-        for match in COMPLETE_WORD.finditer(body.text, max(0, body.scanned)):
-            index = int(match[1])
-            if index in body.arrived:
-                body.duplicates += 1
-            else:
-                body.arrived[index], body.sent[index] = now, float(match[2]) * 1000
-            body.scanned = match.end()
-
-    async def _ack_now_and_then(self) -> None:
-        while True:
-            await asyncio.sleep(ACK_SECONDS)
-            if self._acked < self._next_message_id:
-                self._send('42' + json.dumps(['ack', {'client_id': self._client_id,
-                                                      'next_message_id': self._next_message_id}]))
-                self._acked = self._next_message_id
-
-    @property
-    def disconnected(self) -> bool:
-        """True once the app closed the socket (or it broke): a tab would reconnect and resync, losing time."""
-        return self._gone
-
-    def _send(self, packet: str) -> None:
-        task = asyncio.ensure_future(self._send_now(packet))
-        self._sending.add(task)  # held until done: the loop keeps only weak references to tasks
-        task.add_done_callback(self._sending.discard)
-
-    async def _send_now(self, packet: str) -> None:
-        assert self._ws is not None
-        with contextlib.suppress(ConnectionError, aiohttp.ClientError):  # closing: nothing more to say
-            await self._ws.send_str(packet)
-
-
-def browser_session() -> aiohttp.ClientSession:
-    """An HTTP session like one browser's: its User-Agent, and cookies kept even for an address like 127.0.0.1 (the
-    participant cookie makes each client a person of its own)."""
-    return aiohttp.ClientSession(headers={'User-Agent': USER_AGENT}, cookie_jar=aiohttp.CookieJar(unsafe=True))
+"""Clients opening their page and socket at the same time, over all workers (a burst of 240 page renders is not what
+is measured)."""
+WORKERS = 2
+"""Worker processes holding the light clients by default: one a core on the bench's two-core machine. A worker
+spends well under 0.1 CPU on 40 clients, so more processes would only add context switches."""
 
 
 async def post(base_url: str, room: str, text: str) -> None:
@@ -206,18 +40,6 @@ async def post(base_url: str, room: str, text: str) -> None:
             session.post(f'{base_url}/api/rooms/{room}/messages', json={'text': text}) as response:
         if response.status != 201:
             raise RuntimeError(f'posting to {room} gave {response.status}: {await response.text()}')
-
-
-def page_query(html: str) -> dict[str, Any]:
-    """The socket query NiceGUI's page passes to its script (`query: {...}`): client_id, next_message_id, ..."""
-    match = re.search(r'query: (\{[^}]*\})', html)
-    if match is None:
-        raise RuntimeError('no socket query in the room page: not a NiceGUI page?')
-    literal = match[1]
-    try:
-        return ast.literal_eval(literal)  # NiceGUI writes it as a Python dict literal
-    except (ValueError, SyntaxError):
-        return json.loads(literal)
 
 
 @dataclass(slots=True)
@@ -232,89 +54,69 @@ class Trial:
 
 
 async def run_trial(base_url: str, trial: Trial, enqueue_words: Callable[[int, float], None],
-                    cpu_seconds: Callable[[], float], timeout_slack: float = 30.0) -> dict[str, Any]:
+                    cpu_seconds: Callable[[], float], *, workers: Workers | int = WORKERS,
+                    timeout_slack: float = 30.0) -> dict[str, Any]:
     """Open the clients, start a reply in every room at once, wait for every word in every client; the latencies,
-    what was lost or duplicated, and the app's CPU time over the streaming (less what it spends idle)."""
+    what was lost, duplicated or resynced, and the app's CPU time over the streaming (less what it spends idle).
+
+    :param workers: the worker processes to hold the clients, or how many to start for this trial alone.
+    """
+    if isinstance(workers, int):
+        async with Workers(workers, WIRE) as pool:
+            return await run_trial(base_url, trial, enqueue_words, cpu_seconds, workers=pool,
+                                   timeout_slack=timeout_slack)
     room_ids = [f'{trial.name}{trial.rooms}x{trial.clients}x{i}' for i in range(trial.rooms)]
-    clients = {room: [LightClient(base_url, room) for _ in range(trial.clients)] for room in room_ids}
-    everyone = [client for group in clients.values() for client in group]
-    opening = asyncio.Semaphore(OPEN_AT_ONCE)
-    lag = LoopLag()
-
-    async def open_one(client: LightClient) -> None:
-        async with opening:
-            await client.open()
-
+    # client by client in turn, not room by room: every worker gets an even share, of one room's 8 clients too
+    shares: list[list[str]] = [[] for _ in range(workers.count)]
+    for k, room in enumerate(room for room in room_ids for _ in range(trial.clients)):
+        shares[k % workers.count].append(room)
     try:
-        for room in room_ids:  # the page opens the room's hub; without clients, open it once all the same
-            if not clients[room]:
+        if not trial.clients:  # the page opens the room's hub; without clients, open it once all the same
+            for room in room_ids:
                 async with browser_session() as session, session.get(f'{base_url}/room/{room}') as response:
                     await response.read()
-        await asyncio.gather(*(open_one(c) for c in everyone))
+        await workers.ask([{'op': 'open', 'base_url': base_url, 'rooms': share,
+                            'at_once': OPEN_AT_ONCE // workers.count} for share in shares])
         idle_cpu, idle_wall = cpu_seconds(), time.monotonic()
         await asyncio.sleep(1.0)  # also lets the page loads' after-work (NiceGUI's first updates) pass
         idle_per_s = (cpu_seconds() - idle_cpu) / (time.monotonic() - idle_wall)
         for _ in room_ids:
             enqueue_words(trial.words, trial.rate)
-        for client in everyone:  # what the wire carries for the reply, not for the page
-            client.frames = client.received_bytes = 0
+        await workers.ask([{'op': 'start'}])
         cpu_before, started, own_before = cpu_seconds(), time.monotonic(), time.process_time()
-        lag.start()
         await asyncio.gather(*(post(base_url, room, 'go') for room in room_ids))
-        # done when every client has every word (or lost its socket); the app is asked only at the end, since polling
-        # it during the stream would cost it more CPU than the stream
+        # the workers say when their clients have every word; the app is asked only at the end, since polling it
+        # during the stream would cost it more CPU than the stream
         deadline = time.monotonic() + trial.words / trial.rate + timeout_slack
-        while time.monotonic() < deadline and not all(c.most_words() >= trial.words or c.disconnected
-                                                      for c in everyone):
-            await asyncio.sleep(0.02)
+        loops = await workers.ask([{'op': 'wait', 'words': trial.words, 'timeout': deadline - time.monotonic()}])
         settled = await asyncio.gather(*(_settled_reply(base_url, room, deadline) for room in room_ids))
-        replies, finals = [reply for reply, _ in settled], [text for _, text in settled]
         wall = time.monotonic() - started
         cpu = cpu_seconds() - cpu_before - idle_per_s * wall
         own_cpu = time.process_time() - own_before
+        replies = {room: [reply, final] for room, (reply, final) in zip(room_ids, settled, strict=True)}
+        clients = [c for answer in await workers.ask([{'op': 'results', 'replies': replies}])
+                   for c in answer['clients']]
     finally:
-        lag.stop()
-        await asyncio.gather(*(c.close() for c in everyone), return_exceptions=True)
-    latencies, lost, duplicated, errors = [], 0, 0, []
-    for room, reply, final in zip(room_ids, replies, finals, strict=True):
-        for client in clients[room]:
-            body = client.bodies.get(reply, Body())
-            latencies += [body.arrived[i] - body.sent[i] for i in body.arrived]
-            lost += max(0, trial.words - len(body.arrived)) + body.gaps + (body.text != final) + body.mismatches
-            duplicated += body.duplicates
-            errors += client.errors
+        with contextlib.suppress(RuntimeError, OSError):  # a worker that died has closed its clients
+            await workers.ask([{'op': 'close'}])
+    latencies = [latency for c in clients for latency in c['latencies']]
+    finals = [final for _, final in settled]
+    received = sum(c['bytes'] for c in clients) / max(len(clients), 1)
     return {'rooms': trial.rooms, 'clients_per_room': trial.clients, 'words': trial.words, 'rate': trial.rate,
             'wall_s': wall, 'app_cpu_s': cpu, 'app_idle_cpus': idle_per_s,
             'app_cpus_busy': cpu / wall if wall else 0.0,
             'cpu_us_per_word': cpu / trial.words / trial.rooms * 1e6,
-            'lost': lost, 'duplicated': duplicated, 'disconnects': sum(c.disconnected for c in everyone),
-            'errors': errors[:5], 'bench_loop_lag_ms': lag.worst_ms, 'bench_cpus_busy': own_cpu / wall if wall else 0.0,
-            'frames_per_client': sum(c.frames for c in everyone) / max(len(everyone), 1),
-            'bytes_per_char_per_client': sum(c.received_bytes for c in everyone) / max(len(everyone), 1)
-            / max(sum(map(len, finals)) / len(finals), 1),
+            'lost': sum(max(0, trial.words - c['words']) + (not c['text_ok']) + c['mismatches'] for c in clients),
+            'duplicated': sum(c['duplicates'] for c in clients), 'gaps': sum(c['gaps'] for c in clients),
+            'resyncs': sum(c['resyncs'] for c in clients), 'disconnects': sum(c['disconnected'] for c in clients),
+            'errors': [e for c in clients for e in c['errors']][:5],
+            'workers': workers.count, 'worker_loop_lag_ms': [loop['loop_lag_ms'] for loop in loops],
+            'worker_cpus_busy': [loop['cpus_busy'] for loop in loops],
+            'bench_loop_lag_ms': max(loop['loop_lag_ms'] for loop in loops),
+            'bench_cpus_busy': sum(loop['cpus_busy'] for loop in loops) + (own_cpu / wall if wall else 0.0),
+            'frames_per_client': sum(c['frames'] for c in clients) / max(len(clients), 1),
+            'bytes_per_char_per_client': received / max(sum(map(len, finals)) / len(finals), 1),
             **percentiles(latencies)}
-
-
-class LoopLag:
-    """The worst lateness of the bench's own event loop: if the clients' loop lags, so do the latencies it records."""
-
-    def __init__(self) -> None:
-        self.worst_ms = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._watch())
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _watch(self) -> None:
-        while True:
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            self.worst_ms = max(self.worst_ms, (time.perf_counter() - before - 0.005) * 1000)
-
 
 def passed(result: dict[str, Any], p99_ms: float) -> bool:
     return not result['lost'] and not result['duplicated'] and result['samples'] > 0 and result['p99_ms'] <= p99_ms
@@ -346,34 +148,53 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 
 async def find_capacity(base_url: str, room_counts: Sequence[int], enqueue_words: Callable[[int, float], None],
                         cpu_seconds: Callable[[], float], progress: Callable[[str], None], *, clients: int = 4,
-                        words: int = 250, rate: float = 50.0, p99_ms: float = 100.0) -> dict[str, Any]:
+                        words: int = 250, rate: float = 50.0, p99_ms: float = 100.0,
+                        workers: int = WORKERS) -> dict[str, Any]:
     """Run trials with more and more rooms until one misses (p99 over `p99_ms`, or text lost or duplicated); the
-    largest count that passed is the capacity."""
+    largest count that passed is the capacity. A miss while the clients' own event loops lagged by more than `p99_ms`
+    is tried once more: the latencies of that trial are the machine's as much as the app's."""
     trials, best = [], 0
-    for rooms in room_counts:
-        progress(f'capacity: {rooms} rooms x {clients} clients, {words} words at {rate:.0f}/s each')
-        result = await run_trial(base_url, Trial(rooms, clients, words, rate), enqueue_words, cpu_seconds)
-        trials.append(result)
-        ok = passed(result, p99_ms)
-        progress(f'  p50 {result["p50_ms"]:.1f} ms, p99 {result["p99_ms"]:.1f} ms, lost {result["lost"]}, '
-                 f'duplicated {result["duplicated"]}, disconnects {result["disconnects"]}, bench loop lag '
-                 f'{result["bench_loop_lag_ms"]:.0f} ms ({result["bench_cpus_busy"]:.2f} CPUs), app '
-                 f'{result["app_cpus_busy"]:.2f} CPUs, {result["cpu_us_per_word"]:.0f} µs/word/room: '
-                 + ('pass' if ok else 'miss'))
-        if not ok:
-            break
-        best = rooms
+    async with Workers(workers, WIRE) as pool:
+        for rooms in room_counts:
+            progress(f'capacity: {rooms} rooms x {clients} clients, {words} words at {rate:.0f}/s each, clients in '
+                     f'{pool.count} processes')
+            for name in ('cap', 'again'):
+                result = await run_trial(base_url, Trial(rooms, clients, words, rate, name), enqueue_words,
+                                         cpu_seconds, workers=pool)
+                trials.append(result)
+                ok = passed(result, p99_ms)
+                progress(f'  {outcome(result)}: ' + ('pass' if ok else 'miss'))
+                # clients late by more than the limit: the machine was busy (a worker uses little CPU), so this
+                # miss may not be the app's
+                if ok or result['bench_loop_lag_ms'] <= p99_ms or name == 'again':
+                    break
+                progress('  the clients\' own loops lagged more than the limit: once more')
+            if not ok:
+                break
+            best = rooms
     return {'max_rooms': best, 'clients_per_room': clients, 'words': words, 'rate': rate, 'p99_limit_ms': p99_ms,
-            'trials': trials}
+            'workers': workers, 'trials': trials}
+
+
+def outcome(result: dict[str, Any]) -> str:
+    """One trial in a line: latencies, what went wrong, and how busy the app and the bench's workers were."""
+    lags = '/'.join(f'{lag:.0f}' for lag in result['worker_loop_lag_ms'])
+    cpus = '/'.join(f'{cpu:.2f}' for cpu in result['worker_cpus_busy'])
+    return (f'p50 {result["p50_ms"]:.1f} ms, p99 {result["p99_ms"]:.1f} ms, lost {result["lost"]}, duplicated '
+            f'{result["duplicated"]}, resyncs {result["resyncs"]} (gaps {result["gaps"]}), disconnects '
+            f'{result["disconnects"]}; app {result["app_cpus_busy"]:.2f} CPUs, {result["cpu_us_per_word"]:.0f} '
+            f'µs/word/room; worker loop lag {lags} ms, worker CPUs {cpus}')
 
 
 async def server_cpu(base_url: str, enqueue_words: Callable[[int, float], None], cpu_seconds: Callable[[], float],
                      progress: Callable[[str], None], *, clients: int = 8, words: int = 400,
-                     rate: float = 100.0) -> dict[str, Any]:
+                     rate: float = 100.0, workers: int = WORKERS) -> dict[str, Any]:
     """The app's CPU per word of one reply with no tab at all, and what each watching client adds."""
     progress(f'server CPU: one room, {words} words at {rate:.0f}/s, with no client and with {clients}')
-    alone = await run_trial(base_url, Trial(1, 0, words, rate, 'cpu'), enqueue_words, cpu_seconds)
-    watched = await run_trial(base_url, Trial(1, clients, words, rate, 'cpu'), enqueue_words, cpu_seconds)
+    async with Workers(workers, WIRE) as pool:
+        alone = await run_trial(base_url, Trial(1, 0, words, rate, 'cpu'), enqueue_words, cpu_seconds, workers=pool)
+        watched = await run_trial(base_url, Trial(1, clients, words, rate, 'cpu'), enqueue_words, cpu_seconds,
+                                  workers=pool)
     per_tab = (watched['cpu_us_per_word'] - alone['cpu_us_per_word']) / clients
     progress(f'  {alone["cpu_us_per_word"]:.0f} µs/word before any tab, {per_tab:.1f} µs/word per extra tab '
              f'(wire {watched["bytes_per_char_per_client"]:.1f} B/char/client)')

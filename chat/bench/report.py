@@ -219,7 +219,8 @@ def targets_table(results: dict[str, Any]) -> str:
     if isinstance(capacity, dict) and capacity.get('trials'):
         text.append('\ncapacity trials (light socket clients): ' + '; '.join(
             f'{t["rooms"]} rooms: p99 {fmt(t["p99_ms"])} ms, lost {t["lost"]}, duplicated {t["duplicated"]}, '
-            f'disconnects {t["disconnects"]}, app {t["app_cpus_busy"]:.2f} CPUs' for t in capacity['trials']))
+            f'resyncs {t.get("resyncs", 0)}, disconnects {t["disconnects"]}, app {t["app_cpus_busy"]:.2f} CPUs, '
+            f'client loop lag {fmt(t.get("bench_loop_lag_ms"))} ms' for t in capacity['trials']))
     return '\n'.join(text)
 
 

@@ -47,11 +47,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--quick', action='store_true', help='a fast check: 1 and 4 tabs, 200-word replies')
     parser.add_argument('--json', type=Path, help='also write the results as JSON to this file')
     parser.add_argument('--modes', default=','.join(MODES), help='which of rooms,naive to run (default both)')
-    parser.add_argument('--tabs', help='tab counts to run instead of the plan\'s, e.g. 20 or 1,4')
+    parser.add_argument('--tabs', help='tab counts to run instead of the plan\'s, e.g. 20 or 1,4 (0: no tab runs; '
+                        'with --no-big-room no browser at all)')
     parser.add_argument('--no-big-room', action='store_true', help='skip the 10,000-message room')
     parser.add_argument('--capacity', help='room counts the capacity part tries in turn, with light socket clients '
                         '(default 10,20,...,80; 0 skips it)')
     parser.add_argument('--capacity-words', type=int, help='words per reply in the capacity part (default 250)')
+    parser.add_argument('--capacity-workers', type=int, help='processes the light socket clients are spread over '
+                        f'(default {capacity.WORKERS})')
     parser.add_argument('--no-server-cpu', action='store_true', help='skip the server-CPU-per-word part')
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.capacity is not None:
         plan.capacity_rooms = tuple(int(n) for n in args.capacity.split(',') if n.strip() and int(n))
     plan.capacity_words = args.capacity_words or plan.capacity_words
+    plan.capacity_workers = args.capacity_workers or plan.capacity_workers
     plan.server_cpu = not args.no_server_cpu
     modes = [m for m in args.modes.split(',') if m in MODES]
     results: dict[str, Any] = {'plan': plan.__dict__, 'rate_words_per_s': RATE, 'cpus': os.cpu_count(), 'modes': {},
@@ -98,6 +102,8 @@ class Plan:
         self.capacity_rooms: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80)
         """Rooms streaming at once in each capacity trial, tried in turn until one misses."""
         self.capacity_words = 250
+        self.capacity_workers = capacity.WORKERS
+        """Processes the light socket clients are spread over (capacity_worker.py)."""
         self.server_cpu = True
 
     @classmethod
@@ -154,11 +160,12 @@ def light_clients(fake: FakeProcess, work: Path, plan: Plan) -> dict[str, Any]:
         app.wait_ready('/healthz')
         if plan.server_cpu:
             result['server_cpu'] = attempt('server CPU', lambda: asyncio.run(capacity.server_cpu(
-                app.url, fake.enqueue_words, app.cpu_seconds, progress, words=plan.words, rate=RATE)))
+                app.url, fake.enqueue_words, app.cpu_seconds, progress, words=plan.words, rate=RATE,
+                workers=plan.capacity_workers)))
         if plan.capacity_rooms:
             result['capacity'] = attempt('capacity', lambda: asyncio.run(capacity.find_capacity(
                 app.url, plan.capacity_rooms, fake.enqueue_words, app.cpu_seconds, progress,
-                words=plan.capacity_words)))
+                words=plan.capacity_words, workers=plan.capacity_workers)))
     finally:
         app.stop()
     return result
