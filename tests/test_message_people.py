@@ -146,6 +146,9 @@ def frame_of(user: User, message_id: str) -> ui.element:
 
 
 def in_message(user: User, message_id: str, marker: str, emoji: str | None = None) -> UserInteraction:
+    if marker == 'pick-reaction':  # the picker's emoji are made when it opens: open it as the browser does
+        for menu in in_message(user, message_id, 'reaction-picker').elements:
+            menu.open()  # type: ignore[attr-defined]
     found = {e for e in frame_of(user, message_id).descendants()
              if marker in e._markers and (emoji is None or e.props.get('data-emoji') == emoji)}
     assert found, f'no {marker} {emoji or ""} in message {message_id}'

@@ -14,20 +14,29 @@ EMOJI_NAMES = {'👍': 'thumbs up', '❤️': 'heart', '😂': 'laughing', '🎉
 
 
 def reaction_picker(on_pick: Callable[[str], None]) -> ui.button:
-    """The `react` action: a button opening a small menu of the reaction emoji (Tab moves through them, Esc closes)."""
+    """The `react` action: a button opening a small menu of the reaction emoji (Tab moves through them, Esc closes).
+
+    The emoji are made when the menu first opens: a picker under every message in every tab would otherwise be most
+    of what showing a message costs the server (eight buttons each), for a menu most messages never open.
+    """
     with ui.button(icon='add_reaction', color=None) \
             .props('flat dense no-caps data-testid=react aria-label="Add a reaction" aria-haspopup=menu') \
             .classes('msg-action').mark('react') as button:
         # above the button: the menu opens below it, and a tooltip there would cover the first emoji
         ui.tooltip('React').props('anchor="top middle" self="bottom middle"')
         # auto-close: a pick closes the menu in the browser at once, without waiting for the server
-        with ui.menu().props('auto-close data-testid=reaction-picker').mark('reaction-picker'), \
-                ui.row().classes('reaction-picker no-wrap gap-0'):
+        menu = ui.menu().props('auto-close data-testid=reaction-picker').mark('reaction-picker')
+
+    def fill() -> None:
+        if menu.default_slot.children:
+            return
+        with menu, ui.row().classes('reaction-picker no-wrap gap-0'):
             for emoji in REACTIONS:
                 pick = ui.button(emoji, on_click=partial(on_pick, emoji)) \
                     .props('flat dense no-caps role=menuitem data-testid=pick-reaction').mark('pick-reaction')
                 pick.props['aria-label'] = f'React with {name_of(emoji)}'
                 pick.props['data-emoji'] = emoji
+    menu.on_value_change(lambda event: fill() if event.value else None)  # the browser says when it opens it
     return button
 
 
