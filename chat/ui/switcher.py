@@ -229,8 +229,11 @@ class SwitcherItem:
     def show(self, summary: RoomSummary) -> None:
         # the list's order; a room without messages (only ever the tab's own) is the newest of all
         self.rank = summary.updated_at if summary.message_count else math.inf
-        self.link.props(f'data-at={summary.updated_at!r}')
-        self.title.set_text(summary.title)
+        at = repr(summary.updated_at)
+        if self.link.props.get('data-at') != at:  # every tab hears every room: send only what changed
+            self.link.props['data-at'] = at
+        if self.title.text != summary.title:
+            self.title.set_text(summary.title)
 
 
 def notify_toggle() -> ui.button:
