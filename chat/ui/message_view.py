@@ -167,7 +167,8 @@ class MessageView:
     def _wanted_actions(message: Message, is_last: bool) -> tuple[object, ...]:
         """Everything the action buttons depend on: they are rebuilt only when this changes."""
         return (message.status == Status.STREAMING, len(message.versions), message.version, message.role,
-                message.can_resume, bool(message.content.strip()), is_last, message.author_id)
+                message.can_resume, bool(message.content.strip()), is_last and message.role == 'assistant',
+                message.author_id)  # (only a reply's actions depend on being last: its Regenerate)
 
     def _quote(self, quoted: dict[str, object]) -> None:
         """The message this one replies to: a link that scrolls to it (room.js loads earlier messages to find it)."""
