@@ -27,12 +27,18 @@
     pending = true; // one layout per frame, however many renders and resizes happened in it
     requestAnimationFrame(() => {
       pending = false;
-      if (anchored && showAnchor()) return;
-      if (following) window.scrollTo({ top: document.body.scrollHeight });
+      followNow();
     });
   }
+  function followNow() {
+    if (anchored && showAnchor()) return;
+    if (following) window.scrollTo({ top: document.body.scrollHeight });
+  }
   document.addEventListener('rooms:rendered', follow);
-  new ResizeObserver(follow).observe(document.body);
+  // A ResizeObserver runs after layout, before paint: scrolling there costs no layout of its own and lands in the
+  // frame in which the page grew. Deferred to the next frame, every new line of a streaming reply made two frames
+  // that each redraw the whole viewport (Chromium redraws it all when the page's height changes, and when it scrolls).
+  new ResizeObserver(followNow).observe(document.body);
   window.roomsScrollToEnd = () => {
     if (anchored) return;  // the linked message stays in view until the reader acts
     following = true;
