@@ -23,9 +23,9 @@ naming the block (``messages.0.content.1.image.source.base64: image exceeds 5 MB
 ``{'thinking': [chunks]}`` (thinking deltas, then a signature), ``{'redacted': True}`` (an encrypted block),
 ``{'search': query, 'results': [{'url', 'title'}]}`` (a ``server_tool_use`` block whose input JSON streams in two
 pieces, then, ``'seconds'`` later, a ``web_search_tool_result``; ``'error': code`` instead of results for a failed
-search),
-``{'text': [chunks], 'citations': [{'url', 'title', 'cited_text'}]}`` (a text block whose ``citations_delta`` events
-come before its text) and ``{'unknown': kind}`` (a block, delta and event of kinds this SDK does not know). ``thinking`` in a request is checked like the API does (enabled with 1,024 <= budget_tokens <
+search), ``{'text': [chunks], 'citations': [{'url', 'title', 'cited_text'}]}`` (a text block whose
+``citations_delta`` events come before its text) and ``{'unknown': kind}`` (a block, delta and event of kinds this
+SDK does not know). ``thinking`` in a request is checked like the API does (enabled with 1,024 <= budget_tokens <
 max_tokens, a model that can think, no assistant prefill), and so are ``web_search`` tools.
 
 Observability: ``requests`` / ``request_headers`` (JSON bodies and lower-cased headers of POST /v1/messages, in order),
