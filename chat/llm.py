@@ -1,5 +1,5 @@
-"""Models that write replies: the ChatModel protocol, the parts a reply streams, and Claude (the only anthropic
-import). The turns Claude is sent are made in turns.py; the offline demo model is demo.py."""
+"""Models that write replies: the ChatModel protocol, the parts a reply streams, and Claude (with api_errors.py, the
+only anthropic imports). The turns Claude is sent are made in turns.py; the offline demo model is demo.py."""
 from __future__ import annotations
 
 import contextlib
@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import anthropic
 import httpx2
 
+from .api_errors import model_error
 from .errors import ModelError
 from .models import Usage
 from .turns import Turn, cached_messages
@@ -166,7 +167,7 @@ class Claude:
             if on_usage is not None and usage is not None:
                 on_usage(usage_of(usage))
         except anthropic.APIError as e:
-            raise ModelError(explain_api_error(e, self.base_url), retryable=_retryable(e)) from e
+            raise model_error(e, self.base_url) from e
         except httpx2.TimeoutException as e:  # raw, once the stream has started
             raise ModelError('The model stopped sending text and the wait timed out. The text so far is kept; '
                              'press Retry or Continue.') from e
@@ -359,47 +360,3 @@ async def _report_retry(response: httpx2.Response) -> None:
 
 
 RETRY_REASONS = {429: 'Claude is rate-limited (429)', 529: 'Claude is overloaded (529)'}
-
-
-def explain_api_error(error: anthropic.APIError, base_url: str | None) -> str:
-    """A plain-words reason for a failed API call that says who can fix it: the person in the room (Retry, another
-    model) or whoever runs Rooms (the key, the network of the machine it runs on). Never echoes the key."""
-    where = base_url or 'the Anthropic API'
-    operator = 'Whoever runs this Rooms server'
-    if isinstance(error, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
-        return (f'{where} refused the API key of this Rooms server ({error.status_code}). {operator} must set a valid '
-                'ANTHROPIC_API_KEY and restart it (or start it with --model demo for the offline demo model).')
-    if isinstance(error, anthropic.RateLimitError):
-        return ('Claude is rate-limited for this server\'s API key right now (429) and the retries ran out. Wait a '
-                'minute, then press Retry.')
-    if isinstance(error, anthropic.NotFoundError):
-        return (f'{where} does not know this model ({_api_message(error)}). Pick another model in the room '
-                'settings, then press Retry.')
-    if isinstance(error, anthropic.APITimeoutError):
-        return (f'{where} did not answer in time. Press Retry; if it keeps happening, whoever runs Rooms should '
-                'check the network of the machine it runs on.')
-    if isinstance(error, anthropic.APIConnectionError):
-        return (f'The Rooms server could not reach {where} (your own connection to the room is fine). Press Retry; if '
-                'it keeps happening, whoever runs Rooms should check its network or ANTHROPIC_BASE_URL.')
-    if isinstance(error, anthropic.APIStatusError):
-        if error.status_code == 200:  # an `event: error` inside the stream
-            return f'The model stopped with an error in the middle of the reply: {_api_message(error)}. Press Retry.'
-        if error.status_code == 529 or 'overloaded' in str(error).lower():
-            return 'Claude is overloaded right now (529) and the retries ran out. Wait a moment, then press Retry.'
-        if error.status_code >= 500:
-            return f'{where} had an internal error ({error.status_code}) and the retries ran out. Press Retry.'
-        return f'{where} refused the request ({error.status_code}): {_api_message(error)}'
-    return f'The model call failed: {error}'
-
-
-def _api_message(error: anthropic.APIError) -> str:
-    body = error.body
-    if isinstance(body, dict):
-        inner = body.get('error', body)
-        if isinstance(inner, dict) and inner.get('message'):
-            return str(inner['message'])
-    return error.message
-
-
-def _retryable(error: anthropic.APIError) -> bool:
-    return not isinstance(error, anthropic.AuthenticationError | anthropic.PermissionDeniedError)
