@@ -28,10 +28,13 @@ MAX_TIME = 253_402_300_799.0
 MAX_VERSION_DEPTH = 50
 """Versions hold messages that hold versions; deeper nesting than this is not a real room."""
 VERSION_FIELDS = ('content', 'status', 'model', 'error', 'created_at', 'author', 'edited', 'activity', 'thinking',
-                  'thinking_redacted', 'tools', 'citations')
+                  'thinking_redacted', 'tools', 'citations', 'stop_reason')
+"""What a shelved version keeps of its message (see versions.py), besides its usage and the messages after it."""
 REQUIRED_VERSION_FIELDS = VERSION_FIELDS[:6]
 """What every version in an export has (files written before `edited`, `activity` and the reply parts lack those)."""
-"""What a shelved version keeps of its message (see versions.py), besides its usage and the messages after it."""
+STOP_REASONS = ('max_tokens', 'refusal')
+"""Why a complete reply ended, when people are told: it reached the room's max tokens (Continue writes the rest), or
+Claude declined to go on. A reply that simply finished has none."""
 Role = Literal['user', 'assistant']
 REPLY_MODES = ('every', 'mention')
 """Whom Claude answers in a room: every message, or only those that mention it (see `addresses_claude`)."""
@@ -162,11 +165,22 @@ class Message:
     """The web searches of a reply, in order: {"id", "query", "done", "results", "error"}."""
     citations: list[dict[str, str]] = field(default_factory=list)
     """The web sources the reply cites, numbered in order: {"url", "title", "cited_text"}."""
+    stop_reason: str | None = None
+    """Why a complete reply ended, when people are told (one of STOP_REASONS); None when it simply finished."""
 
     @property
     def can_resume(self) -> bool:
-        """A failed, stopped or cut-off reply can be retried or continued."""
+        """A failed, stopped or interrupted reply can be retried or continued."""
         return self.role == 'assistant' and self.status in {Status.ERROR, Status.STOPPED, Status.INTERRUPTED}
+
+    @property
+    def cut_off(self) -> bool:
+        """A complete reply that reached the room's max tokens: it can be continued (not retried: it did not fail)."""
+        return self.role == 'assistant' and self.status == Status.COMPLETE and self.stop_reason == 'max_tokens'
+
+    @property
+    def can_continue(self) -> bool:
+        return self.can_resume or self.cut_off
 
 
 @dataclass(slots=True, frozen=True)

@@ -24,6 +24,7 @@ from .models import (
     PERSON_ID,
     REACTIONS,
     REPLY_MODES,
+    STOP_REASONS,
     USAGE_FIELDS,
     Attachment,
     Message,
@@ -68,6 +69,7 @@ def message_to_record(message: Message) -> dict[str, Any]:
         'thinking_redacted': message.thinking_redacted,
         'tools': message.tools,
         'citations': message.citations,
+        'stop_reason': message.stop_reason,
     }
 
 
@@ -111,6 +113,7 @@ def message_from_record(record: dict[str, Any], depth: int = 0) -> Message:
         thinking_redacted=_count(record.get('thinking_redacted')),
         tools=tools_from_record(record.get('tools')),
         citations=citations_from_record(record.get('citations')),
+        stop_reason=_stop_reason(record.get('stop_reason')),
     )
 
 
@@ -132,6 +135,11 @@ def citations_from_record(value: Any) -> list[dict[str, str]]:
                                                                 item.get('cited_text'))):
             found.setdefault(citation['url'], citation)
     return list(found.values())
+
+
+def _stop_reason(value: Any) -> str | None:
+    """Why a reply ended, as a file holds it: a reason people are told (models.STOP_REASONS), else none."""
+    return value if value in STOP_REASONS else None
 
 
 def _text(value: Any) -> str:
@@ -199,6 +207,7 @@ def version_from_record(record: Any, depth: int = 0) -> dict[str, Any]:
         'thinking_redacted': _count(record.get('thinking_redacted')),
         'tools': tools_from_record(record.get('tools')),
         'citations': citations_from_record(record.get('citations')),
+        'stop_reason': _stop_reason(record.get('stop_reason')),
         'usage': dataclasses.asdict(usage) if usage else None,
         'tail': [message_to_record(message_from_record(message, depth + 1)) for message in record['tail']],
     }
