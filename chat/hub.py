@@ -119,8 +119,8 @@ class RoomHub:
         self._schedule('retry', self._resumable(message_id))
 
     def resume(self, message_id: str) -> None:
-        """Have the model go on from the partial text of a failed, stopped or interrupted reply."""
-        self._schedule('continue', self._resumable(message_id))
+        """Have the model go on from the partial text of a failed, stopped, interrupted or cut-off reply."""
+        self._schedule('continue', self._resumable(message_id, continuing=True))
 
     def regenerate(self, message_id: str, by: Person | None = None) -> None:
         """Write the last reply again; the old one stays as a previous version."""
@@ -331,10 +331,11 @@ class RoomHub:
         self._writer.save(message)
         self._publish(RoomEvent('updated', message))
 
-    def _resumable(self, message_id: str) -> Message:
+    def _resumable(self, message_id: str, *, continuing: bool = False) -> Message:
         message = self._by_id.get(message_id)
-        if message is None or not message.can_resume:
-            raise MessageRejected('Only a failed, stopped or interrupted reply can be retried or continued.')
+        if message is None or not (message.can_continue if continuing else message.can_resume):
+            raise MessageRejected('Only a failed, stopped or interrupted reply can be retried or continued '
+                                  "(and one cut off at the room's max tokens continued).")
         if message is self.streaming:
             raise MessageRejected('This reply is still being written.')
         return message

@@ -1,5 +1,6 @@
-"""Models that write replies: the ChatModel protocol, the parts a reply streams, and Claude (with api_errors.py, the
-only anthropic imports). The turns Claude is sent are made in turns.py; the offline demo model is demo.py."""
+"""Models that write replies: the ChatModel protocol and Claude (with api_errors.py, the only anthropic imports), which
+goes on by itself with a turn the API paused. The parts a reply streams are read in stream_parts.py, the turns Claude is
+sent are made in turns.py; the offline demo model is demo.py."""
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,12 @@ import httpx2
 from .api_errors import model_error
 from .errors import ModelError
 from .models import Usage
-from .turns import Turn, cached_messages
+from .stream_parts import MAX_SEARCHES, BlockCollector, Citation, Ended, Part, PartReader, Thinking, ToolCall, ended
+from .turns import Block, Turn, cached_messages
+
+__all__ = ['MAX_SEARCHES', 'NO_OPTIONS', 'ChatModel', 'Citation', 'Claude', 'Ended', 'ModelFacts', 'Options', 'Part',
+           'RetryListener', 'Thinking', 'ToolCall', 'UsageListener']
+"""The parts a reply streams live in stream_parts.py; importers of this module find them here too."""
 
 log = logging.getLogger(__name__)
 
@@ -36,48 +42,9 @@ class _Tries:
 
 
 _tries: ContextVar[_Tries | None] = ContextVar('rooms_tries', default=None)
-MAX_SEARCHES = 5
-"""Web searches Claude may run for one reply (the server tool's `max_uses`): each is billed."""
+MAX_CONTINUATIONS = 5
+"""Requests a paused turn (`pause_turn`, a long run of server tools) may go on in, after the first."""
 WEB_SEARCH_TOOL = {'type': 'web_search_20250305', 'name': 'web_search', 'max_uses': MAX_SEARCHES}
-SEARCH_ERRORS = {
-    'too_many_requests': 'too many searches at once',
-    'max_uses_exceeded': f'the limit of {MAX_SEARCHES} searches per reply was reached',
-    'query_too_long': 'the query was too long',
-    'invalid_input': 'the query was not valid',
-    'unavailable': 'web search is unavailable right now',
-}
-
-
-@dataclass(slots=True, frozen=True)
-class Thinking:
-    """A piece of the model's visible thinking; `redacted`: a block the API sent encrypted, shown as such."""
-
-    text: str = ''
-    redacted: bool = False
-
-
-@dataclass(slots=True, frozen=True)
-class ToolCall:
-    """A server tool (web search) at work: started with `query`, then `done` with `results` found or an `error`."""
-
-    id: str
-    query: str = ''
-    done: bool = False
-    results: int = 0
-    error: str = ''
-
-
-@dataclass(slots=True, frozen=True)
-class Citation:
-    """A web source the text just streamed cites."""
-
-    url: str
-    title: str
-    cited_text: str = ''
-
-
-Part = str | Thinking | ToolCall | Citation
-"""What a model streams: reply text (a str) or one of the other parts of a reply."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -100,8 +67,8 @@ class ModelFacts:
 
 
 class ChatModel(Protocol):
-    """Streams one reply part by part (text deltas, thinking, tool calls, citations); raises ModelError with a reason a
-    user can act on."""
+    """Streams one reply part by part (text deltas, thinking, tool calls, citations, last why it ended if people should
+    know); raises ModelError with a reason a user can act on."""
 
     name: str
     """The model id shown on replies."""
@@ -151,21 +118,35 @@ class Claude:
                 on_retry(f'{reason}; trying again ({attempts} of {self.max_retries})…')
         token = _tries.set(_Tries(count_retry))
         try:
-            usage: Any = None
             parts = PartReader()
-            async with contextlib.aclosing(self._events(system, messages, extra)) as events:  # Stop closes it now
-                async for event in events:
-                    if isinstance(event, str):
-                        yield event  # the hot path: a text delta, one per few words
-                    elif event.type == 'message_start':
-                        usage = event.message.usage
-                    elif event.type == 'message_delta' and usage is not None:
-                        usage = merged_usage(usage, event.usage)
-                    else:
-                        for part in parts.read(event):
-                            yield part
-            if on_usage is not None and usage is not None:
-                on_usage(usage_of(usage))
+            for request in range(MAX_CONTINUATIONS + 1):
+                usage: Any = None
+                stop_reason: str | None = None
+                blocks = BlockCollector() if 'tools' in extra else None  # only a turn with server tools pauses
+                # aclosing: a Stop closes the request at once, not when the generator is collected
+                async with contextlib.aclosing(self._events(system, messages, extra, blocks)) as events:
+                    async for event in events:
+                        if isinstance(event, str):
+                            yield event  # the hot path: a text delta, one per few words
+                        elif event.type == 'message_start':
+                            usage = event.message.usage
+                        elif event.type == 'message_delta':
+                            stop_reason = getattr(event.delta, 'stop_reason', None)
+                            if usage is not None:
+                                usage = merged_usage(usage, event.usage)
+                        else:
+                            for part in parts.read(event):
+                                yield part
+                if on_usage is not None and usage is not None:
+                    on_usage(usage_of(usage))  # each request is billed: the turn adds them up
+                if stop_reason != 'pause_turn' or blocks is None:
+                    break
+                if request == MAX_CONTINUATIONS:
+                    log.warning('a turn was still paused after %d continuations; it ends here', MAX_CONTINUATIONS)
+                    break
+                messages, extra = continued(messages, extra, blocks.blocks())
+            for part in ended(stop_reason):
+                yield part
         except anthropic.APIError as e:
             raise model_error(e, self.base_url) from e
         except httpx2.TimeoutException as e:  # raw, once the stream has started
@@ -177,8 +158,10 @@ class Claude:
         finally:
             _tries.reset(token)
 
-    async def _events(self, system: str, messages: list[Any], extra: dict[str, Any]) -> AsyncIterator[Any]:
-        """The stream's events: a text delta as its text, every other event as the SDK's typed event.
+    async def _events(self, system: str, messages: list[Any], extra: dict[str, Any],
+                      blocks: BlockCollector | None = None) -> AsyncIterator[Any]:
+        """The stream's events: a text delta as its text, every other event as the SDK's typed event; `blocks`, if
+        given, collects the response's content blocks from the raw events.
 
         Neither `messages.stream()` (it rebuilds a snapshot of the whole message at every event) nor the typed
         events of `create(stream=True)` (building one costs about a third of a word's CPU, README "Speed"): the
@@ -195,6 +178,8 @@ class Claude:
                 if sse.event in (None, 'ping') or not sse.data:
                     continue
                 data = sse.json()
+                if blocks is not None and isinstance(data, dict):
+                    blocks.add(data)
                 kind = data.get('type') if isinstance(data, dict) else None
                 delta = data.get('delta') if kind == 'content_block_delta' else None
                 if isinstance(delta, dict) and delta.get('type') == 'text_delta':
@@ -254,68 +239,23 @@ def request_options(options: Options, max_tokens: int, *, prefill: bool) -> dict
     return extra
 
 
-class PartReader:
-    """Turns the stream events of thinking, redacted thinking, web searches and citations into reply parts.
+def continued(messages: list[Any], extra: dict[str, Any], blocks: list[Block]) -> tuple[list[Any], dict[str, Any]]:
+    """The request that lets Claude go on with a paused turn: the same, with the response so far (`blocks`, unchanged)
+    as its last assistant turn, after the prefill of a Continue if the request had one.
 
-    A search's query arrives as JSON in pieces and is told once complete; its result names the search by id. The
-    sources of a text block arrive before its text and are told after it, where the reply numbers them.
+    With thinking on, a last assistant turn must start with a thinking block: a paused turn that thinks does (its
+    thinking comes first); one that does not goes on without thinking, as a Continue does.
     """
-
-    def __init__(self) -> None:
-        self._json: dict[int, list[str]] = {}
-        self._tool_ids: dict[int, str] = {}
-        self._queries: dict[str, str] = {}
-        self._cited: dict[int, list[Citation]] = {}
-
-    def read(self, event: Any) -> list[Part]:
-        if event.type == 'content_block_start':
-            return self._started(event.index, event.content_block)
-        if event.type == 'content_block_delta':
-            delta = event.delta
-            if delta.type == 'thinking_delta':
-                return [Thinking(delta.thinking)] if delta.thinking else []
-            if delta.type == 'input_json_delta' and event.index in self._json:
-                self._json[event.index].append(delta.partial_json)
-            elif delta.type == 'citations_delta' and (cited := _citation(delta.citation)) is not None:
-                self._cited.setdefault(event.index, []).append(cited)
-            return []
-        if event.type == 'content_block_stop':
-            if event.index in self._json:
-                tool_id = self._tool_ids[event.index]
-                query = _query(''.join(self._json.pop(event.index)))
-                self._queries[tool_id] = query
-                return [ToolCall(tool_id, query)]
-            return list(self._cited.pop(event.index, ()))
-        return []
-
-    def _started(self, index: int, block: Any) -> list[Part]:
-        if block.type == 'redacted_thinking':
-            return [Thinking(redacted=True)]
-        if block.type == 'server_tool_use' and block.name == 'web_search':
-            self._json[index], self._tool_ids[index] = [], block.id
-        elif block.type == 'web_search_tool_result':
-            query, content = self._queries.get(block.tool_use_id, ''), block.content
-            if isinstance(content, list):
-                return [ToolCall(block.tool_use_id, query, done=True, results=len(content))]
-            code = str(getattr(content, 'error_code', 'unavailable'))
-            return [ToolCall(block.tool_use_id, query, done=True, error=SEARCH_ERRORS.get(code, code))]
-        return []
-
-
-def _query(partial_json: str) -> str:
-    try:
-        query = json.loads(partial_json or '{}').get('query', '')
-    except (ValueError, AttributeError):
-        return ''
-    return query if isinstance(query, str) else ''
-
-
-def _citation(citation: Any) -> Citation | None:
-    """A web source a text block cites (other kinds of citation, of documents, are not links)."""
-    if getattr(citation, 'type', None) != 'web_search_result_location':
-        return None
-    return Citation(url=str(citation.url), title=str(getattr(citation, 'title', None) or ''),
-                    cited_text=str(getattr(citation, 'cited_text', '') or ''))
+    if not blocks:
+        return messages, extra
+    content = blocks
+    if messages and messages[-1]['role'] == 'assistant':
+        prefill = messages[-1]['content']
+        content = [*([{'type': 'text', 'text': prefill}] if isinstance(prefill, str) else prefill), *blocks]
+        messages = messages[:-1]
+    if 'thinking' in extra and content[0].get('type') not in ('thinking', 'redacted_thinking'):
+        extra = {name: value for name, value in extra.items() if name != 'thinking'}
+    return [*messages, {'role': 'assistant', 'content': content}], extra
 
 
 def _can_think(model: Any) -> bool | None:

@@ -1,4 +1,5 @@
-"""How each streamed part changes a reply: text and thinking grow, searches show, cited passages get numbered links.
+"""How each streamed part changes a reply: text and thinking grow, searches show, cited passages get numbered links, and
+the reason it ended (cut off, refused) is kept.
 
 Pure: the hub applies a part to the reply it streams and publishes the events this returns. No I/O.
 """
@@ -7,8 +8,8 @@ from __future__ import annotations
 from typing import Literal
 
 from .events import RoomEvent
-from .llm import Citation, Part, Thinking, ToolCall
 from .models import MAX_CITATIONS, MAX_TOOL_CALLS, Message, clean_name, web_citation, well_formed
+from .stream_parts import Citation, Ended, Part, Thinking, ToolCall
 
 
 def streamed(reply: Message, part: Part) -> list[RoomEvent]:
@@ -22,6 +23,9 @@ def streamed(reply: Message, part: Part) -> list[RoomEvent]:
         return [RoomEvent('updated', reply)]
     if isinstance(part, ToolCall):
         return searched(reply, part)
+    if isinstance(part, Ended):
+        reply.stop_reason = part.reason  # the last part: every tab is told when the turn ends the reply
+        return []
     return cited(reply, part)
 
 

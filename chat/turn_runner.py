@@ -94,6 +94,7 @@ class TurnRunner:
             reply.thinking, reply.thinking_redacted, reply.tools, reply.citations = '', 0, [], []
             hub._publish(RoomEvent('delta', reply, offset=-1, text=''))
         reply.status, reply.error, reply.model = Status.STREAMING, None, model_name
+        reply.stop_reason = None  # a Continue of a cut-off reply ends as its new stream ends
         hub._changed(reply)
 
     async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
@@ -139,6 +140,8 @@ class TurnRunner:
         reply.note = None
         if reply.status == Status.STREAMING:
             reply.status, reply.error = Status.ERROR, 'The reply ended unexpectedly. Press Retry.'
+        if reply.status != Status.COMPLETE:
+            reply.stop_reason = None  # stopped or failed after the model said why it ended: the status says more
         hub.streaming = None
         if reply.status == Status.COMPLETE and hub.room_settings.title is None:
             self._suggest_title(model, history, reply)
