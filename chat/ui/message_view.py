@@ -33,6 +33,10 @@ class Messages(Protocol):
 
     def get(self, message_id: str) -> Message | None: ...
 
+    @property
+    def max_tokens(self) -> int:
+        """The room's limit of tokens for one reply, named when a reply reaches it."""
+
 
 class Intents(Protocol):
     """What a person can ask of a message; the room view forwards each to the hub."""
@@ -91,6 +95,7 @@ class MessageView:
                     show_attachments(message.attachments)
                 self.error = ui.label().classes('msg-error').props('data-testid=error')
                 self.left_out = ui.label().classes('msg-note').props('data-testid=context-notice')
+                self.ended = ui.label().classes('msg-note').props('data-testid=cut-off role=note')
                 self.reactions = ReactionChips(lambda emoji: self._intents.react(self.message, emoji))
                 self.actions = ui.row().classes('msg-actions').props('role=group aria-label="Message actions"')
         self._actions_shown: tuple[object, ...] | None = None
@@ -127,6 +132,9 @@ class MessageView:
                                "out of this reply's request to fit the model's context window."
                                if message.left_out else '')
         self.left_out.set_visibility(bool(message.left_out))
+        ended = self._why_ended(message)
+        self.ended.set_text(ended)
+        self.ended.set_visibility(bool(ended))
         self.error.set_text(message.error or '')
         self.error.set_visibility(message.status == Status.ERROR)
         self.body.set_text_silently(message.content)
@@ -152,9 +160,9 @@ class MessageView:
             reaction_picker(lambda emoji: self._intents.react(self.message, emoji))
             if message.can_resume:
                 self._button('Retry', 'refresh', 'retry', lambda: self._intents.retry(self.message))
-                if message.content.strip():
-                    self._button('Continue', 'play_arrow', 'continue', lambda: self._intents.resume(self.message))
-            elif message.role == 'assistant' and is_last:
+            if message.can_continue and message.content.strip():
+                self._button('Continue', 'play_arrow', 'continue', lambda: self._intents.resume(self.message))
+            if not message.can_resume and message.role == 'assistant' and is_last:
                 self._button('Regenerate', 'autorenew', 'regenerate', lambda: self._intents.regenerate(self.message))
 
     def show_waiting(self, waiting: bool) -> None:
@@ -166,9 +174,20 @@ class MessageView:
     @staticmethod
     def _wanted_actions(message: Message, is_last: bool) -> tuple[object, ...]:
         """Everything the action buttons depend on: they are rebuilt only when this changes."""
+        # (only a reply's actions depend on being last: its Regenerate)
         return (message.status == Status.STREAMING, len(message.versions), message.version, message.role,
-                message.can_resume, bool(message.content.strip()), is_last and message.role == 'assistant',
-                message.author_id)  # (only a reply's actions depend on being last: its Regenerate)
+                message.can_resume, message.can_continue, bool(message.content.strip()),
+                is_last and message.role == 'assistant', message.author_id)
+
+    def _why_ended(self, message: Message) -> str:
+        """Why a complete reply ended early, in words that say who can do what; '' when it simply finished."""
+        if message.status != Status.COMPLETE or message.stop_reason is None:
+            return ''
+        if message.stop_reason == 'refusal':
+            return ('Claude declined to go on with this reply, so it ends here. Asking in other words, or about '
+                    'something else, may get an answer.')
+        return (f"Claude reached this room's limit of {self._intents.hub.max_tokens:,} tokens for one reply. Continue "
+                "writes the rest; the room's settings can raise the limit.")
 
     def _quote(self, quoted: dict[str, object]) -> None:
         """The message this one replies to: a link that scrolls to it (room.js loads earlier messages to find it)."""
