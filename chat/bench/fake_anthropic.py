@@ -26,7 +26,15 @@ pieces, then, ``'seconds'`` later, a ``web_search_tool_result``; ``'error': code
 search), ``{'text': [chunks], 'citations': [{'url', 'title', 'cited_text'}]}`` (a text block whose
 ``citations_delta`` events come before its text) and ``{'unknown': kind}`` (a block, delta and event of kinds this
 SDK does not know). ``thinking`` in a request is checked like the API does (enabled with 1,024 <= budget_tokens <
-max_tokens, a model that can think, no assistant prefill), and so are ``web_search`` tools.
+max_tokens, a model that can think, a last assistant turn only if it starts with a thinking block), and so are
+``web_search`` tools.
+
+A streamed reply ends with ``stop_reason`` ``end_turn`` unless ``enqueue_text`` / ``enqueue_blocks`` name another:
+``max_tokens`` (cut off at the request's limit), ``refusal`` or ``pause_turn`` (a long server-tool turn paused; the
+client sends the reply back as the last assistant turn of a new request, which takes the next scripted reply). Blocks
+of the fake's own replies sent back are checked as the API checks them (fake_checks.sent_back_problem): only in an
+assistant turn and unchanged, thinking with the signature it was given (``signature``), search results and
+citations with their encrypted content (``encrypted``), each search result after its ``server_tool_use``.
 
 Observability: ``requests`` / ``request_headers`` (JSON bodies and lower-cased headers of POST /v1/messages, in order),
 ``calls`` ((method, path) of every request), ``disconnects`` (time.time() of each stream the client closed before
@@ -116,12 +124,13 @@ class FakeAnthropic:
     def base_url(self) -> str:
         return f'http://{self.host}:{self.port}'
 
-    def enqueue_text(self, chunks: list[str], delay: float = 0.0) -> None:
-        self._scripts.append(Script('text', list(chunks), delay))
+    def enqueue_text(self, chunks: list[str], delay: float = 0.0, stop_reason: str = 'end_turn') -> None:
+        """The next reply's text, in these deltas, ending with `stop_reason` (see the module's docstring)."""
+        self._scripts.append(Script('text', list(chunks), delay, stop_reason=stop_reason))
 
-    def enqueue_blocks(self, blocks: list[dict[str, Any]], delay: float = 0.0) -> None:
+    def enqueue_blocks(self, blocks: list[dict[str, Any]], delay: float = 0.0, stop_reason: str = 'end_turn') -> None:
         """The next streamed reply: thinking, searches and cited text (see the module's docstring)."""
-        self._scripts.append(Script('blocks', delay=delay, blocks=list(blocks)))
+        self._scripts.append(Script('blocks', delay=delay, blocks=list(blocks), stop_reason=stop_reason))
 
     def enqueue_plain(self, chunks: list[str]) -> None:
         """The text of the next non-streaming call (e.g. a title suggestion); streaming calls never take it."""
@@ -281,7 +290,7 @@ class FakeAnthropic:
             await self._send_json(writer, 529 if overloaded else 500, script.body)
         else:
             text = ''.join(script.chunk(i) for i in range(script.count))
-            message = new_message(body, content=[{'type': 'text', 'text': text}], stop_reason='end_turn')
+            message = new_message(body, content=[{'type': 'text', 'text': text}], stop_reason=script.stop_reason)
             message['usage']['output_tokens'] = script.count
             await self._send_json(writer, 200, message)
         return True
@@ -333,7 +342,7 @@ class FakeAnthropic:
             return False
         if script.kind != 'blocks':
             await send_event(writer, eof, 'content_block_stop', {'type': 'content_block_stop', 'index': 0})
-        delta = {'stop_reason': 'end_turn', 'stop_sequence': None}
+        delta = {'stop_reason': script.stop_reason, 'stop_sequence': None}
         usage: dict[str, Any] = {'output_tokens': script.count or 10 * len(script.blocks)}
         if searches:
             usage['server_tool_use'] = {'web_search_requests': searches}

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from .fake_checks import encrypted, signature
 from .fake_sse import send_event
 
 
@@ -30,9 +31,9 @@ async def send_blocks(blocks: list[dict[str, Any]], delay: float, writer: asynci
         if 'thinking' in block:
             start = {'type': 'thinking', 'thinking': '', 'signature': ''}
             await event('content_block_start', {'index': index, 'content_block': start})
-            signature = {'type': 'signature_delta', 'signature': base64.b64encode(b'fake signature').decode()}
+            signed = {'type': 'signature_delta', 'signature': signature(''.join(block['thinking']))}
             await deltas(index, [*({'type': 'thinking_delta', 'thinking': chunk} for chunk in block['thinking']),
-                                 signature])
+                                 signed])
         elif 'unknown' in block:  # a block, a delta and an event of kinds a newer API might send
             await event('content_block_start', {'index': index, 'content_block': {'type': block['unknown'], 'x': 1}})
             await deltas(index, [{'type': f"{block['unknown']}_delta", 'x': 2}])
@@ -55,7 +56,7 @@ async def send_blocks(blocks: list[dict[str, Any]], delay: float, writer: asynci
             content: Any = {'type': 'web_search_tool_result_error', 'error_code': block['error']} \
                 if 'error' in block else \
                 [{'type': 'web_search_result', 'url': r['url'], 'title': r['title'], 'page_age': None,
-                  'encrypted_content': base64.b64encode(r['url'].encode()).decode()} for r in block['results']]
+                  'encrypted_content': encrypted(r['url'])} for r in block['results']]
             await event('content_block_start', {'index': index, 'content_block': {
                 'type': 'web_search_tool_result', 'tool_use_id': tool_id, 'content': content}})
         else:
@@ -64,7 +65,7 @@ async def send_blocks(blocks: list[dict[str, Any]], delay: float, writer: asynci
             await event('content_block_start', {'index': index, 'content_block': start})
             await deltas(index, [{'type': 'citations_delta', 'citation': {
                 'type': 'web_search_result_location', 'url': c['url'], 'title': c['title'],
-                'cited_text': c.get('cited_text', ''), 'encrypted_index': 'ZmFrZQ=='}} for c in cited]
+                'cited_text': c.get('cited_text', ''), 'encrypted_index': encrypted(c['url'])}} for c in cited]
                 + [{'type': 'text_delta', 'text': chunk} for chunk in block.get('text', [])])
         await event('content_block_stop', {'index': index})
         index += 1

@@ -1,9 +1,11 @@
-"""What the fake Anthropic API refuses, in the API's own words: content blocks (images, PDFs, text documents),
-`thinking` and `tools`. Pure functions of a request body; the fake answers 400 with what they return."""
+"""What the fake Anthropic API refuses, in the API's own words: content blocks (images, PDFs, text documents, and the
+blocks of its own replies sent back: thinking, searches, cited text), `thinking` and `tools`. Pure functions of a
+request body; the fake answers 400 with what they return."""
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import struct
 from typing import Any
 
@@ -13,6 +15,18 @@ MAX_IMAGE_EDGE = 8000
 MANY_IMAGES, MANY_IMAGES_EDGE = 20, 2000
 BLOCK_TAGS = ('text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', 'tool_use',
               'tool_result', 'server_tool_use', 'web_search_tool_result')
+REPLY_TAGS = ('thinking', 'redacted_thinking', 'server_tool_use', 'web_search_tool_result')
+"""Blocks only the API writes: a request may carry them in an assistant turn, as they came."""
+
+
+def signature(thinking: str) -> str:
+    """The signature the fake gives a thinking block: a request must send the block back with it, text unchanged."""
+    return base64.b64encode(b'fake signature ' + hashlib.sha256(thinking.encode()).digest()[:12]).decode()
+
+
+def encrypted(url: str) -> str:
+    """The `encrypted_content` of a search result (or `encrypted_index` of a citation) the fake sends for `url`."""
+    return base64.b64encode(url.encode()).decode()
 
 
 def request_problem(body: dict[str, Any]) -> str | None:
@@ -46,6 +60,47 @@ def request_problem(body: dict[str, Any]) -> str | None:
             if max(size) > MANY_IMAGES_EDGE:
                 return (f'{where}: At least one of the image dimensions exceed max allowed size for many-image '
                         f'requests: {MANY_IMAGES_EDGE} pixels')
+    return sent_back_problem(body)
+
+
+def sent_back_problem(body: dict[str, Any]) -> str | None:
+    """What the API would refuse in blocks of its own replies sent back (as a paused turn goes on): each only in an
+    assistant turn and unchanged (thinking with the signature it got, search results with their encrypted content,
+    citations with their encrypted index), a search's result after the search."""
+    for i, message in enumerate(body.get('messages', [])):
+        content, searches = message.get('content'), set()
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            where, kind = f'messages.{i}.content.{j}', block['type']
+            if kind in REPLY_TAGS and message.get('role') != 'assistant':
+                return f'{where}: `{kind}` blocks are only allowed in `assistant` messages'
+            if kind == 'thinking' and (not isinstance(block.get('thinking'), str)
+                                       or block.get('signature') != signature(block['thinking'])):
+                return f'{where}: Invalid `signature` in `thinking` block'
+            if kind == 'redacted_thinking' and not isinstance(block.get('data'), str):
+                return f'{where}.redacted_thinking.data: Field required'
+            if kind == 'server_tool_use':
+                if not isinstance(block.get('id'), str) or not isinstance(block.get('input'), dict):
+                    return f'{where}.server_tool_use: `id` and an `input` object are required'
+                searches.add(block['id'])
+            if kind == 'web_search_tool_result' and (problem := _result_problem(block, searches, where)):
+                return problem
+            for k, cited in enumerate((block.get('citations') or []) if kind == 'text' else []):
+                if isinstance(cited, dict) and cited.get('type') == 'web_search_result_location' and \
+                        cited.get('encrypted_index') != encrypted(str(cited.get('url'))):
+                    return f'{where}.text.citations.{k}: Invalid `encrypted_index` in web search citation'
+    return None
+
+
+def _result_problem(block: dict[str, Any], searches: set[str], where: str) -> str | None:
+    if block.get('tool_use_id') not in searches:
+        return (f'{where}: `web_search_tool_result` block(s) provided when previous message does not contain a '
+                'corresponding `server_tool_use` block')
+    results = block.get('content')
+    if isinstance(results, dict):  # a failed search
+        return None if isinstance(results.get('error_code'), str) else f'{where}.content.error_code: Field required'
+    for k, result in enumerate(results if isinstance(results, list) else [None]):
+        if not isinstance(result, dict) or result.get('encrypted_content') != encrypted(str(result.get('url'))):
+            return f'{where}.content.{k}: Invalid `encrypted_content` in web search result'
     return None
 
 
@@ -155,10 +210,10 @@ def option_problem(body: dict[str, Any], cannot_think: set[str]) -> str | None:
             return f'thinking is not supported on model {body.get("model")}'
         messages = body.get('messages') or [{}]
         last = messages[-1].get('content')
-        first = 'text' if isinstance(last, str) else last[0].get('type')
+        first = 'text' if isinstance(last, str) or not last else last[0].get('type')
         if messages[-1].get('role') == 'assistant' and first not in ('thinking', 'redacted_thinking'):
             return (f'messages.{len(messages) - 1}.content.0.type: Expected `thinking` or `redacted_thinking`, '
-                    'but found `text`. When `thinking` is enabled, a final `assistant` message must start '
+                    f'but found `{first}`. When `thinking` is enabled, a final `assistant` message must start '
                     'with a thinking block.')
     for i, tool in enumerate(body.get('tools') or []):
         if tool.get('type') != 'web_search_20250305' or tool.get('name') != 'web_search':

@@ -44,6 +44,8 @@ class Script:
     """words: end a paragraph (a blank line) after every this many words; 0: one paragraph."""
     blocks: list[dict[str, Any]] = field(default_factory=list)
     """blocks: the reply's content blocks (see enqueue_blocks)."""
+    stop_reason: str = 'end_turn'
+    """How a reply that streams to its end ends: `end_turn`, `max_tokens`, `refusal` or `pause_turn`."""
 
     @property
     def count(self) -> int:
