@@ -359,8 +359,9 @@ class RoomHub:
 
     def _on_write_error(self, error: Exception) -> None:
         reason = getattr(error, 'strerror', None) or error
-        self.notice = (f'{SAVE_FAILED} ({reason}). Everything is kept in memory and saved as soon as writing '
-                       'works again; do not stop the app until then.')
+        self.notice = (f'{SAVE_FAILED} ({reason}). Whoever runs Rooms must fix writing to its data folder (free '
+                       'space, permissions) and keep Rooms running meanwhile: everything said here is kept and saved '
+                       'as soon as writing works again.')
         self._publish(RoomEvent('notice'))
 
 

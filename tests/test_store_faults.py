@@ -254,6 +254,8 @@ async def test_full_disk_keeps_old_file_and_memory_then_saves_everything(tmp_pat
     assert [m.content for m in hub.messages] == ['one', 'first reply', 'two', 'second reply']
     assert hub.notice is not None and 'Saving this room failed' in hub.notice
     assert os.strerror(errno.ENOSPC) in hub.notice
+    assert 'Whoever runs Rooms must fix writing to its data folder' in hub.notice, 'says who can fix it'
+    assert 'keep Rooms running' in hub.notice
     assert notices, 'tabs are told about the failed save'
     assert list(tmp_path.iterdir()) == [tmp_path / 'r1.json'], 'no temp file left behind'
     disk.full = False
