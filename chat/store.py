@@ -350,8 +350,9 @@ class RoomStore:
             return self._reopen_after_corruption(room_id, path, e)
         except OSError as e:
             log.error('cannot read room file %s: %s', path, e)
-            notice = (f'The file of this room could not be read ({e.strerror or e}); nothing will be saved '
-                      f'until the problem is fixed and the app restarted. New messages are kept in memory only.')
+            notice = (f'The file of this room could not be read ({e.strerror or e}), so nothing here is saved. '
+                      'Whoever runs Rooms must make the file readable in the data folder and restart Rooms; until '
+                      'then new messages are kept in memory only and lost at the restart.')
             return RoomFile(room_id, FlushableMemoryStorage()), LoadedRoom([], notice, writable=False)
 
     def _reopen_after_corruption(self, room_id: str, path: Path, error: Exception) -> tuple[RoomFile, LoadedRoom]:
@@ -365,11 +366,12 @@ class RoomStore:
             os.replace(path, aside)
         except OSError as e:
             log.error('room file %s is corrupt (%s) and cannot be moved aside: %s', path, error, e)
-            notice = ('The file of this room is damaged and could not be moved aside; it is left untouched and '
-                      'nothing new is saved. New messages are kept in memory only.')
+            notice = ('The file of this room is damaged and could not be moved aside, so it is left untouched and '
+                      'nothing here is saved. Whoever runs Rooms must move it out of the data folder (or let Rooms '
+                      'write there) and restart Rooms; until then new messages are kept in memory only.')
             return RoomFile(room_id, FlushableMemoryStorage()), LoadedRoom([], notice, writable=False)
         log.warning('room file %s is corrupt (%s); moved aside to %s', path, error, aside.name)
-        notice = (f'The file of this room was damaged and could not be read. It was kept as {aside.name} '
-                  f'in the data dir, and the room starts empty.')
+        notice = (f'The file of this room was damaged and could not be read, so the room starts empty. Whoever runs '
+                  f'Rooms finds the old file as {aside.name} in the data folder, to recover by hand.')
         room_file = RoomFile(room_id, self._storage_factory(path), path)  # type: ignore[misc]
         return room_file, LoadedRoom([], notice)

@@ -127,6 +127,7 @@ def test_corrupt_file_is_moved_aside_intact_and_room_starts_empty(tmp_path: Path
     assert aside.read_bytes() == content
     assert (loaded.messages, loaded.writable) == ([], True)
     assert loaded.notice is not None and aside.name in loaded.notice
+    assert 'Whoever runs Rooms finds the old file' in loaded.notice, 'says who can recover it'
     assert not path.exists()
     message = Message(id='u1', seq=1, role='user', content='fresh start')
     room_file.save([message])
@@ -148,6 +149,21 @@ def test_two_corruptions_in_one_second_keep_both_copies(tmp_path: Path, monkeypa
     assert sorted(p.read_bytes() for p in asides) == [b'first garbage', b'second garbage']
     for aside in asides:
         assert sum(aside.name in notice for notice in notices) == 1, 'each notice names its own copy'
+
+
+def test_corrupt_file_that_cannot_be_moved_aside_is_left_alone_and_says_who_can_fix_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged file in a folder Rooms may not rename in stays untouched; the room reads only and tells whoever
+    runs Rooms what to do."""
+    path = tmp_path / 'r1.json'
+    path.write_bytes(b'garbage')
+
+    def refuse(*args: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    monkeypatch.setattr(os, 'replace', refuse)
+    _, loaded = RoomStore(tmp_path).open('r1')
+    assert (loaded.messages, loaded.writable, path.read_bytes()) == ([], False, b'garbage')
+    assert loaded.notice is not None and 'Whoever runs Rooms must move it out of the data folder' in loaded.notice
 
 
 async def test_corrupt_file_notice_reaches_the_hub(tmp_path: Path, settings: Settings, model: ScriptedModel) -> None:
@@ -198,6 +214,7 @@ async def test_unreadable_file_opens_read_only_and_is_never_overwritten(tmp_path
     _, loaded = RoomStore(tmp_path).open('r1')
     assert (loaded.messages, loaded.writable) == ([], False)
     assert loaded.notice is not None and 'could not be read' in loaded.notice
+    assert 'Whoever runs Rooms must make the file readable' in loaded.notice, 'says who can fix it'
     rooms = Rooms(RoomStore(tmp_path), lambda _name: model, settings)
     hub = await rooms.get('r1')
     assert hub.notice == loaded.notice
