@@ -123,7 +123,7 @@ def register(app: FastAPI, rooms: Rooms, links: RoomLinks, settings: Settings, r
             return JSONResponse({'error': 'The upload was cut off; nothing was stored.'}, status_code=400)
         except OSError as e:
             log.error('cannot store a file for room %s: %s', room_id, e)
-            return JSONResponse({'error': f'The file could not be saved ({e.strerror or e}).'}, status_code=507)
+            return JSONResponse({'error': file_not_saved(e)}, status_code=507)
         return json_response({'attachment': attachment_to_record(attachment)}, status_code=201)
 
     @app.get('/api/rooms/{room_id}/files/{file_id}')
@@ -230,3 +230,9 @@ async def json_body(request: Request) -> Any:
 
 def bad_request(reason: str) -> JSONResponse:
     return JSONResponse({'error': reason}, status_code=400)
+
+
+def file_not_saved(error: OSError) -> str:
+    """Why an accepted file was not stored, and who can fix it: whoever runs Rooms, not the person attaching it."""
+    return (f'The file could not be saved on the server ({error.strerror or error}). Whoever runs Rooms must free '
+            'space in its data folder or let Rooms write there; then you can attach the file again.')

@@ -7,13 +7,14 @@ import time
 
 from nicegui import events, run, ui
 
+from ..api import import_not_saved
 from ..config import Settings
 from ..errors import ImportRejected
 from ..models import RoomSummary
 from ..rooms import Rooms
 from ..transfer import MAX_IMPORT_BYTES, parse_export, too_large
 from .search_panel import SearchPanel
-from .theme import frame
+from .theme import demo_reason, frame
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def register(rooms: Rooms, settings: Settings) -> None:
     @ui.page('/')
     async def home_page() -> None:
         summaries = await rooms.summaries()
-        with frame('Your rooms', demo=settings.uses_demo):
+        with frame('Your rooms', demo=demo_reason(settings)):
             with ui.column().classes('w-full max-w-3xl mx-auto gap-3 p-4'):
                 with ui.row().classes('w-full items-center no-wrap'):
                     ui.label('Rooms').classes('text-2xl font-bold')
@@ -111,7 +112,7 @@ def import_control(rooms: Rooms) -> None:
             return
         except OSError as e:
             log.error('cannot write an imported room: %s', e)
-            ui.notify(f'The imported room could not be saved ({e.strerror or e}).', type='negative')
+            ui.notify(import_not_saved(e), type='negative', multi_line=True, close_button=True, timeout=0)
             return
         ui.navigate.to(f'/room/{room_id}')
 

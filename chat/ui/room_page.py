@@ -26,7 +26,7 @@ from .people import stored_name
 from .room_settings import open_room_settings
 from .share_dialog import Sharing
 from .switcher import add_room_switcher
-from .theme import frame
+from .theme import demo_reason, frame
 
 PAGE_SIZE = 30
 """Messages shown when a room opens (a few screens' worth: fewer opens a long room faster); earlier ones load on
@@ -46,16 +46,17 @@ def register(rooms: Rooms, settings: Settings, catalog: ModelCatalog, links: Roo
         async def delete(by: Person) -> None:
             await rooms.delete(room_id, by)
             await renew_room_link(links, room_id)  # a room made later under the same id must not open to this link
-        RoomView(hub, client, catalog, sharing, demo=settings.uses_demo, delete=delete if access.owner else None)
+        RoomView(hub, client, catalog, sharing, demo=demo_reason(settings), delete=delete if access.owner else None)
         await add_room_switcher(rooms, hub, client)
 
 
 class RoomView:
     """One tab's view of a room."""
 
-    def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, sharing: Sharing, *, demo: bool,
+    def __init__(self, hub: RoomHub, client: Client, catalog: ModelCatalog, sharing: Sharing, *, demo: str | None,
                  delete: Callable[[Person], Awaitable[None]] | None) -> None:
-        """:param delete: deletes the room; None when this tab may not (it came in with a room link)"""
+        """:param demo: why the demo model answers and who can change that; None when Claude answers
+        :param delete: deletes the room; None when this tab may not (it came in with a room link)"""
         self.hub = hub
         self.sharing = sharing
         self.views: dict[str, MessageView] = {}

@@ -15,10 +15,9 @@ from ..llm import MAX_SEARCHES
 from ..models import THINKING_BUDGETS, Person
 from ..pricing import SEARCH_PRICE
 from .share_dialog import Sharing
+from .theme import demo_reason
 
 REPLY_MODE_LABELS = {'every': 'every message', 'mention': 'only messages that mention @claude'}
-DEMO_NOTE = ('No API key is set, so every reply comes from the offline demo model, whatever model is picked. '
-             'Whoever runs Rooms can set ANTHROPIC_API_KEY and restart to talk to Claude.')
 
 
 class Viewer(Protocol):
@@ -31,7 +30,8 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
     """:param delete: None for a tab that may not delete the room (it came in with a room link)
     :param viewer: the tab, whose person is named to everyone when they change or delete the room"""
     names = await catalog.names()
-    demo = hub.settings.uses_demo
+    reason = demo_reason(hub.settings)
+    demo = reason is not None
     if hub.model_name not in names and not demo:
         names.append(hub.model_name)
     labels = {name: 'demo (offline demo model)' if name == DEMO_MODEL else name for name in names}
@@ -46,7 +46,8 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
             .props('data-testid=settings-model').mark('settings-model')
         if demo:
             model.disable()
-            ui.label(DEMO_NOTE).classes('text-sm').props('data-testid=settings-demo').mark('settings-demo')
+            ui.label(f'Here every reply comes from the offline demo model, whatever model is picked. {reason}') \
+                .classes('text-sm').props('data-testid=settings-demo').mark('settings-demo')
         reply_mode = ui.select(REPLY_MODE_LABELS, value=hub.reply_mode, label='Claude answers').classes('w-full') \
             .props('data-testid=settings-reply-mode').mark('settings-reply-mode')
         max_tokens = ui.number('Max tokens per reply', value=hub.max_tokens, min=1, max=128_000, step=256,

@@ -1,6 +1,7 @@
 """Page chrome shared by every page: header, connection state, styles."""
 from __future__ import annotations
 
+import html
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from nicegui import app, context, ui
 from nicegui.client import Client
+
+from ..config import Settings
 
 STATIC = Path(__file__).parent / 'static'
 STATIC_URL = '/rooms-static'
@@ -37,10 +40,11 @@ def header_of(client: Client) -> Header:
 
 
 @contextmanager
-def frame(title: str, *, demo: bool) -> Iterator[Header]:
+def frame(title: str, *, demo: str | None) -> Iterator[Header]:
     """Header with the app name, the page title and the live connection state; the page goes inside.
 
     Yields the header's title label, a row where a page puts its own buttons and one for its navigation.
+    :param demo: why replies come from the demo model (`demo_reason`), shown in a banner; None when Claude answers
     """
     ui.page_title(f'{title} · Rooms')
     ui.add_head_html(f'<link rel="stylesheet" href="{STATIC_URL}/tailwind.css">'
@@ -68,9 +72,19 @@ def frame(title: str, *, demo: bool) -> Iterator[Header]:
         with banner.props('data-testid=demo-banner').mark('demo-banner'):
             ui.icon('science')
             ui.html('<b>Demo mode</b>: replies come from the built-in offline demo model, nothing leaves this '
-                    'machine. Set <code>ANTHROPIC_API_KEY</code> and restart to talk to Claude.', sanitize=False)
+                    f'machine. {html.escape(demo)}', sanitize=False)
     header = _HEADERS[context.client] = Header(title_label, tools, nav)
     yield header
+
+
+def demo_reason(settings: Settings) -> str | None:
+    """Why every reply comes from the offline demo model and who can change that; None when Claude answers."""
+    if not settings.uses_demo:
+        return None
+    if not settings.api_key:
+        return 'No API key is set: whoever runs Rooms can set ANTHROPIC_API_KEY and restart it to talk to Claude.'
+    return ('Rooms was started with the demo model (--model demo): whoever runs it can restart it with a Claude model '
+            'to talk to Claude.')
 
 
 SHORTCUTS = [
