@@ -224,9 +224,9 @@ class Gate:
             return 'asset', None
         if match := ROOM_PATH.fullmatch(path):
             return 'room', match[1]
-        if (match := ROOM_API_PATH.fullmatch(path)) and match[1] != 'import' \
-                and (match[2] or '').rstrip('/') not in OWNER_ONLY_ROOM_ROUTES:
-            return 'room', match[1]
+        if (match := ROOM_API_PATH.fullmatch(path)) and (route := (match[2] or '').rstrip('/')) not in \
+                OWNER_ONLY_ROOM_ROUTES and not (match[1] == 'import' and not route and scope.get('method') == 'POST'):
+            return 'room', match[1]  # (POST /api/rooms/import makes a room: the owner's; a room `import` is a room)
         return 'owner', None
 
     def _opened_by(self, secret: str) -> str | None:

@@ -156,6 +156,26 @@ def test_a_renewed_link_shuts_the_old_key_and_cookie_out(token_site: Site) -> No
     assert site.anon.get('/api/rooms/R/messages', headers={'Authorization': f'Bearer {new}'}).status_code == 200
 
 
+def test_a_room_called_import_opens_with_its_room_link_but_cannot_import(token_site: Site) -> None:
+    """`POST /api/rooms/import` makes a room (the owner's); a room whose id is `import` is a room like any other."""
+    site = token_site
+    assert site.post('import', 'hello from the import room').status_code == 201
+    site.wait_idle('import')
+    bearer = {'Authorization': f'Bearer {site.key("import")}'}
+    for path in ('/room/import', '/api/rooms/import', '/api/rooms/import/messages', '/api/rooms/import/export.json'):
+        response = site.anon.get(path, headers=bearer)
+        assert response.status_code == 200, (path, response.status_code, response.text[:200])
+    posted = site.anon.post('/api/rooms/import/messages', json={'text': 'by the room link'}, headers=bearer)
+    assert posted.status_code == 201, posted.text
+    site.wait_idle('import')
+    export = site.owner.get('/api/rooms/A/export.json').content
+    rooms_before = site.rooms()
+    for target in ('/api/rooms/import', '/api/rooms/import/'):
+        status, _, content = raw_request(site.port, 'POST', target, bearer, export)
+        assert status == 403, (target, status, content[:200])
+    assert site.rooms() == rooms_before, 'a room link imported a room'
+
+
 def minimal_export(text: str = 'imported for the restart') -> bytes:
     records = [{'id': 'm1', 'seq': 1, 'role': 'user', 'content': text, 'status': 'complete', 'created_at': 1.0e9},
                {'id': 'm2', 'seq': 2, 'role': 'assistant', 'content': 'ok', 'status': 'complete',
