@@ -34,6 +34,7 @@ class ModelCatalog:
                 self._models[name] = Demo(self.settings.demo_delay) if name == DEMO_MODEL else Claude(
                     name, api_key=self.settings.api_key, base_url=self.settings.base_url,
                     max_tokens=self.settings.max_tokens)
+                self._tell_facts()
         return self._models[name]
 
     async def close(self) -> None:
@@ -56,6 +57,8 @@ class ModelCatalog:
                 log.info('cannot list models: %s', e)
                 listed = []
             self._listed = (time.monotonic(), listed)
+            with self._making:
+                self._tell_facts()
         names = [facts.id for facts in self._listed[1]] or [*FALLBACK_MODELS]
         for name in (self.settings.model, DEMO_MODEL):
             if name not in names:
@@ -63,8 +66,19 @@ class ModelCatalog:
         return names
 
     def can_think(self, name: str) -> bool | None:
-        """Whether a model can think with a budget, as the API's model list said (None: not known); the demo can."""
+        """Whether a model can think, as the API's model list said (None: not known); the demo can. A room on a model
+        that cannot think is answered without thinking, whatever its budget (TurnRunner)."""
         if self.settings.uses_demo or name == DEMO_MODEL:
             return True
         listed = self._listed[1] if self._listed else []
-        return next((facts.thinks for facts in listed if facts.id == name), None)
+        found = next((facts.thinks for facts in listed if facts.id == name), None)
+        model = self._models.get(name)
+        if found is None and isinstance(model, Claude) and model.facts is not None:
+            return model.facts.thinks  # learned by the model itself at its first turn with thinking
+        return found
+
+    def _tell_facts(self) -> None:
+        """Give each Claude model what the API's list says of it (whether it can think, and how); under _making."""
+        for facts in self._listed[1] if self._listed else []:
+            if isinstance(model := self._models.get(facts.id), Claude):
+                model.facts = facts

@@ -60,10 +60,12 @@ NO_OPTIONS = Options()
 
 @dataclass(slots=True, frozen=True)
 class ModelFacts:
-    """A model the API offers, and whether it can think with a budget (None: the API did not say)."""
+    """A model the API offers, and whether it can think (None: the API did not say)."""
 
     id: str
     thinks: bool | None = None
+    adaptive: bool = False
+    """It thinks only as it decides itself (`{"type": "adaptive"}`): a room's budget sets no limit, only room for it."""
 
 
 class ChatModel(Protocol):
@@ -99,16 +101,30 @@ class Claude:
         self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=max_retries,
                                                 timeout=httpx2.Timeout(timeout, connect=10.0),
                                                 http_client=http_client)
+        self.facts: ModelFacts | None = None
+        """What the API's model list says of this model: the catalog tells it, else learn_facts asks once."""
+        self._asked = False
 
     context_window = 200_000
     """Tokens every current Claude model accepts at least."""
+
+    async def learn_facts(self) -> ModelFacts | None:
+        """What the API says of this model (whether it can think), asked once if nobody told it; None if unknown."""
+        if self.facts is None and not self._asked:
+            self._asked = True
+            try:  # quick and once: a person waits for the reply, and the reply itself would say what is wrong
+                info = await self._client.with_options(max_retries=0, timeout=5).models.retrieve(self.name)
+                self.facts = facts_of(info)
+            except Exception as e:
+                log.info('cannot read the facts of model %s: %s', self.name, e)
+        return self.facts
 
     async def stream(self, turns: Sequence[Turn], system: str, *, max_tokens: int | None = None,
                      on_retry: RetryListener | None = None, on_usage: UsageListener | None = None,
                      options: Options = NO_OPTIONS) -> AsyncIterator[Part]:
         messages = cached_messages(turns)
         extra = request_options(options, max_tokens or self.max_tokens, prefill=bool(turns) and turns[-1].role ==
-                                'assistant')
+                                'assistant', adaptive=self.facts is not None and self.facts.adaptive)
         attempts = 0
 
         def count_retry(reason: str) -> None:
@@ -188,7 +204,7 @@ class Claude:
                     yield STREAM_EVENTS[kind].model_construct(**data)
 
     async def list_models(self) -> list[ModelFacts]:
-        return [ModelFacts(model.id, _can_think(model)) async for model in self._client.models.list(limit=100)]
+        return [facts_of(model) async for model in self._client.models.list(limit=100)]
 
     async def suggest_title(self, conversation: str) -> str | None:
         """A short title for a room, from one small non-streaming call."""
@@ -224,16 +240,18 @@ def _error_event(data: str, response: httpx2.Response) -> anthropic.APIStatusErr
     return anthropic.APIStatusError(message, response=response, body=body)
 
 
-def request_options(options: Options, max_tokens: int, *, prefill: bool) -> dict[str, Any]:
+def request_options(options: Options, max_tokens: int, *, prefill: bool, adaptive: bool = False) -> dict[str, Any]:
     """`max_tokens`, `thinking` and `tools` of a request for these options.
 
     Thinking comes on top of the room's max tokens (the API counts it in `max_tokens`). A Continue (an assistant
-    prefill) is sent without thinking: the API refuses a prefill that does not start with a thinking block.
+    prefill) is sent without thinking: the API refuses a prefill that does not start with a thinking block. A model
+    that thinks only `adaptive`ly takes no budget: it decides how much to think within the room it is given.
     """
     extra: dict[str, Any] = {'max_tokens': max_tokens}
     if options.thinking_budget and not prefill:
         extra['max_tokens'] = max_tokens + options.thinking_budget
-        extra['thinking'] = {'type': 'enabled', 'budget_tokens': options.thinking_budget}
+        extra['thinking'] = {'type': 'adaptive'} if adaptive else \
+            {'type': 'enabled', 'budget_tokens': options.thinking_budget}
     if options.web_search:
         extra['tools'] = [WEB_SEARCH_TOOL]
     return extra
@@ -258,11 +276,14 @@ def continued(messages: list[Any], extra: dict[str, Any], blocks: list[Block]) -
     return [*messages, {'role': 'assistant', 'content': content}], extra
 
 
-def _can_think(model: Any) -> bool | None:
-    thinking = getattr(getattr(model, 'capabilities', None), 'thinking', None)
-    enabled = getattr(getattr(thinking, 'types', None), 'enabled', None)
-    supported = getattr(enabled, 'supported', None)
-    return supported if isinstance(supported, bool) else None
+def facts_of(model: Any) -> ModelFacts:
+    """A model's facts from the API's model info: it thinks if it takes a budget (`enabled`) or thinks as it decides
+    (`adaptive` only); unknown when its capabilities do not say."""
+    types = getattr(getattr(getattr(model, 'capabilities', None), 'thinking', None), 'types', None)
+    enabled, adaptive = (getattr(getattr(types, kind, None), 'supported', None) for kind in ('enabled', 'adaptive'))
+    if not isinstance(enabled, bool) and not isinstance(adaptive, bool):
+        return ModelFacts(model.id)
+    return ModelFacts(model.id, enabled is True or adaptive is True, adaptive is True and enabled is not True)
 
 
 def merged_usage(start: Any, delta: Any) -> Any:

@@ -108,7 +108,7 @@ class TurnRunner:
                                   hub.max_tokens))
             if reply.left_out:
                 hub._publish(RoomEvent('updated', reply))
-            options = Options(hub.room_settings.thinking_budget, hub.room_settings.web_search)
+            options = await _options(model, hub.room_settings.thinking_budget, hub.room_settings.web_search)
             async for part in model.stream(turns, hub.system_prompt, max_tokens=hub.max_tokens,
                                            on_retry=lambda note: self._note(reply, note),
                                            on_usage=lambda usage: _add_usage(reply, usage), options=options):
@@ -179,6 +179,17 @@ class TurnRunner:
         """Show why the reply waits (the model's API is retried) until its next part arrives."""
         reply.note = note
         self._hub._publish(RoomEvent('updated', reply))
+
+
+async def _options(model: ChatModel, thinking_budget: int, web_search: bool) -> Options:
+    """The room's options as its model takes them: a model the API says cannot think is asked without thinking (the
+    settings say so), rather than refused by the API."""
+    learn = getattr(model, 'learn_facts', None)  # Claude; the demo can think
+    if thinking_budget and learn is not None:
+        facts = await learn()
+        if facts is not None and facts.thinks is False:
+            thinking_budget = 0
+    return Options(thinking_budget, web_search)
 
 
 def _add_usage(reply: Message, usage: Usage) -> None:

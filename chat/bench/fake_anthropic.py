@@ -26,7 +26,8 @@ pieces, then, ``'seconds'`` later, a ``web_search_tool_result``; ``'error': code
 search), ``{'text': [chunks], 'citations': [{'url', 'title', 'cited_text'}]}`` (a text block whose
 ``citations_delta`` events come before its text) and ``{'unknown': kind}`` (a block, delta and event of kinds this
 SDK does not know). ``thinking`` in a request is checked like the API does (enabled with 1,024 <= budget_tokens <
-max_tokens, a model that can think, a last assistant turn only if it starts with a thinking block), and so are
+max_tokens, a model that can think, ``adaptive`` without a budget for ``adaptive_only`` models, a last assistant turn
+only if it starts with a thinking block), and so are
 ``web_search`` tools.
 
 A streamed reply ends with ``stop_reason`` ``end_turn`` unless ``enqueue_text`` / ``enqueue_blocks`` name another:
@@ -105,10 +106,11 @@ SSE_HEADERS = {
 
 class FakeAnthropic:
     def __init__(self, models: Sequence[str] = DEFAULT_MODELS, host: str = '127.0.0.1', port: int = 0,
-                 cannot_think: Sequence[str] = ()) -> None:
-        """:param cannot_think: models whose capabilities say they cannot think (a request asking them to is refused)"""
+                 cannot_think: Sequence[str] = (), adaptive_only: Sequence[str] = ()) -> None:
+        """:param cannot_think: models whose capabilities say they cannot think (a request asking them to is refused)
+        :param adaptive_only: models that think only `adaptive`ly (a request with a budget is refused)"""
         self.models, self.host, self.port = list(models), host, port
-        self.cannot_think = set(cannot_think)
+        self.cannot_think, self.adaptive_only = set(cannot_think), set(adaptive_only)
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
         self.calls: list[tuple[str, str]] = []
@@ -241,7 +243,8 @@ class FakeAnthropic:
             self.request_headers.append(headers)
             if len(raw) > MAX_REQUEST_BYTES:
                 await self._send_json(writer, 413, error_body('request_too_large', 'Request exceeds the maximum size'))
-            elif (problem := request_problem(body) or option_problem(body, self.cannot_think)) is not None:
+            elif (problem := request_problem(body) or
+                  option_problem(body, self.cannot_think, self.adaptive_only)) is not None:
                 await self._send_json(writer, 400, error_body('invalid_request_error', problem))
             else:
                 return await self._messages(body, reader, writer)
@@ -250,14 +253,16 @@ class FakeAnthropic:
             await self._send_json(writer, 200, {'input_tokens': estimate_tokens(body)})
         elif method == 'GET' and path == '/v1/models':
             ids = {'first_id': self.models[0], 'last_id': self.models[-1]} if self.models else {}
-            page = {'data': [model_info(m, m not in self.cannot_think) for m in self.models], 'has_more': False, **ids}
+            page = {'data': [self._info(m) for m in self.models], 'has_more': False, **ids}
             await self._send_json(writer, 200, page)
         elif method == 'GET' and model in self.models:
-            await self._send_json(writer, 200, model_info(model, model not in self.cannot_think))
+            await self._send_json(writer, 200, self._info(model))
         else:
             await self._send_json(writer, 404, error_body('not_found_error', f'{method} {path} not found'))
         return headers.get('connection', '').lower() != 'close'
 
+    def _info(self, model: str) -> dict[str, Any]:
+        return model_info(model, model not in self.cannot_think, model in self.adaptive_only)
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         reason = 'Overloaded' if status == 529 else HTTPStatus(status).phrase

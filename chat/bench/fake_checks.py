@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import struct
+from collections.abc import Collection
 from typing import Any
 
 IMAGE_MEDIA_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp')
@@ -195,10 +196,17 @@ def image_size(data: bytes, media_type: str) -> tuple[int, int] | None:
     return None
 
 
-def option_problem(body: dict[str, Any], cannot_think: set[str]) -> str | None:
-    """What the API would refuse in a request's `thinking` and `tools`, or None."""
+def option_problem(body: dict[str, Any], cannot_think: set[str], adaptive_only: Collection[str] = ()) -> str | None:
+    """What the API would refuse in a request's `thinking` and `tools`, or None. A model in `adaptive_only` takes
+    `{"type": "adaptive"}` and no budget; the others take `enabled` with a budget."""
     thinking = body.get('thinking')
-    if thinking is not None and thinking.get('type') != 'disabled':
+    model = body.get('model')
+    if thinking is not None and thinking.get('type') == 'adaptive':
+        if model in cannot_think or model not in adaptive_only:
+            return f'thinking.type: adaptive thinking is not supported on model {model}'
+    elif thinking is not None and thinking.get('type') != 'disabled':
+        if model in adaptive_only and thinking.get('type') == 'enabled':
+            return f'thinking.type.enabled is not supported on model {model}; use thinking.type.adaptive'
         budget = thinking.get('budget_tokens')
         if thinking.get('type') != 'enabled' or type(budget) is not int:
             return 'thinking.enabled.budget_tokens: Field required'
@@ -206,8 +214,9 @@ def option_problem(body: dict[str, Any], cannot_think: set[str]) -> str | None:
             return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024'
         if body.get('max_tokens', 0) <= budget:
             return '`max_tokens` must be greater than `thinking.budget_tokens`.'
-        if body.get('model') in cannot_think:
-            return f'thinking is not supported on model {body.get("model")}'
+        if model in cannot_think:
+            return f'thinking is not supported on model {model}'
+    if thinking is not None and thinking.get('type') in ('enabled', 'adaptive'):
         messages = body.get('messages') or [{}]
         last = messages[-1].get('content')
         first = 'text' if isinstance(last, str) or not last else last[0].get('type')

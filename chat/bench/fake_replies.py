@@ -106,14 +106,16 @@ def new_message(body: dict[str, Any], **fields: Any) -> dict[str, Any]:
     }
 
 
-def model_info(model: str, thinks: bool = True) -> dict[str, Any]:
+def model_info(model: str, thinks: bool = True, adaptive_only: bool = False) -> dict[str, Any]:
+    """The API's info on a model: it thinks with a budget (`enabled`), only as it decides (`adaptive_only`), or not."""
     family, _, version = model.removeprefix('claude-').partition('-')
     yes, no = {'supported': True}, {'supported': False}
     return {
         'capabilities': {
             'batch': yes, 'citations': yes, 'code_execution': no, 'image_input': yes, 'pdf_input': yes,
             'structured_outputs': yes, 'server_tools': yes,
-            'thinking': {'supported': thinks, 'types': {'enabled': yes if thinks else no, 'adaptive': no,
+            'thinking': {'supported': thinks, 'types': {'enabled': yes if thinks and not adaptive_only else no,
+                                                        'adaptive': yes if thinks and adaptive_only else no,
                                                         'disabled': yes, 'between_tools': no}},
         },
         'type': 'model',
