@@ -17,10 +17,11 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from chat.bench.app import free_port, stop_process  # the benchmark drives the app the same way
 from chat.bench.browser import CHROMIUM, CHROMIUM_ARGS, chromium
+from chat.bench.light_client import USER_AGENT  # a browser's: NiceGUI answers bots and scripts in Markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'chromium', 'free_port']
+__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'USER_AGENT', 'chromium', 'free_port']
 
 
 class AppProcess:

@@ -23,13 +23,12 @@ from typing import Any
 import httpx
 import nicegui
 import pytest
-from browser_support import AppProcess, running_app
+from browser_support import USER_AGENT, AppProcess, running_app
 from test_access import websocket_status
 
 from chat import transfer
 from chat.links import RoomLinks
 
-UA = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120 Safari/537.36'
 TOKEN = 'Owner-t0ken_for-hostile-http-01'
 ALLOWED_NAME = 'rooms.example.test'
 ASSET_CSS = f'/_nicegui/{nicegui.__version__}/static/nicegui.css'
@@ -119,7 +118,7 @@ class Site:
 def client(url: str, headers: dict[str, str] | None = None) -> httpx.Client:
     """A client with a browser's User-Agent that keeps no cookie: each request sends only what the test gives it."""
     jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    return httpx.Client(base_url=url, headers={'User-Agent': UA, **(headers or {})}, cookies=jar,
+    return httpx.Client(base_url=url, headers={'User-Agent': USER_AGENT, **(headers or {})}, cookies=jar,
                         follow_redirects=False, timeout=30)
 
 
@@ -192,7 +191,7 @@ def raw_request(port: int, method: str, target: str, headers: dict[str, str] | N
     lines = [f'{method} {target} {version}']
     if host is not None:
         lines.append(f'Host: {host or f"127.0.0.1:{port}"}')
-    lines += [f'User-Agent: {UA}', 'Connection: close', *(f'{k}: {v}' for k, v in (headers or {}).items())]
+    lines += [f'User-Agent: {USER_AGENT}', 'Connection: close', *(f'{k}: {v}' for k, v in (headers or {}).items())]
     if (body or method in {'POST', 'PUT', 'PATCH'}) and 'content-length' not in {k.lower() for k in headers or {}}:
         lines.append(f'Content-Length: {len(body)}')
     with socket.create_connection(('127.0.0.1', port), timeout=15) as connection:
@@ -208,7 +207,7 @@ def raw_request(port: int, method: str, target: str, headers: dict[str, str] | N
 
 def upgrade_status(port: int, host: str | None, headers: dict[str, str]) -> int:
     """test_access.websocket_status with any `Host` (None: no Host line at all)."""
-    return websocket_status(port, {'User-Agent': UA, **headers}, host)
+    return websocket_status(port, {'User-Agent': USER_AGENT, **headers}, host)
 
 
 def is_json_error(response: httpx.Response | tuple[int, httpx.Headers, bytes]) -> bool:

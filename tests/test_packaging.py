@@ -25,12 +25,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from browser_support import ROOT, free_port
+from browser_support import ROOT, USER_AGENT, free_port
 
 from chat.bench.app import stop_process
 
 CHAT = ROOT / 'chat'
-BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36'
 """NiceGUI answers Markdown instead of HTML to a User-Agent that looks like a bot."""
 OPTIONS = ('--host', '--port', '--data-dir', '--model', '--share', '--token', '--native', '--no-browser')
 
@@ -138,7 +137,7 @@ def wait_healthy(process: subprocess.Popen[bytes], base: str, log_path: Path, ti
 
 
 def get(url: str) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={'User-Agent': BROWSER, 'Accept': 'text/html,*/*'})
+    request = urllib.request.Request(url, headers={'User-Agent': USER_AGENT, 'Accept': 'text/html,*/*'})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_support import AppProcess, running_app
+from browser_support import USER_AGENT, AppProcess, running_app
 
-UA = {'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120 Safari/537.36'}
+BROWSER = {'User-Agent': USER_AGENT}
 
 
 @pytest.fixture(scope='module')
@@ -21,7 +21,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
 
 @pytest.fixture
 def http(app: AppProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=app.url, headers=UA, timeout=10) as client:
+    with httpx.Client(base_url=app.url, headers=BROWSER, timeout=10) as client:
         yield client
 
 
@@ -83,7 +83,7 @@ def test_bad_values_change_nothing(http: httpx.Client) -> None:
 
 
 def test_people_fields_travel_through_export_and_import(http: httpx.Client) -> None:
-    with httpx.Client(base_url=str(http.base_url), headers={**UA, 'Cookie': 'rooms_participant=' + 'p' * 22},
+    with httpx.Client(base_url=str(http.base_url), headers={**BROWSER, 'Cookie': 'rooms_participant=' + 'p' * 22},
                       timeout=10) as browser_like:
         first = browser_like.post('/api/rooms/travel/messages', json={'text': 'mine', 'author': 'Ann'}).json()
     assert first['message']['author_id'] is not None, 'a browser (participant cookie) is an author'
