@@ -119,9 +119,11 @@ class MessageView:
         """Show the message's current status, error and actions (not its text: that streams on its own)."""
         self.message = message
         viewer = self._viewer()
-        self.frame.props(f'data-role={message.role} data-status={message.status} data-message-id={message.id} '
-                         f'data-mention={"true" if self._concerns(message, viewer) else "false"} '
-                         f'data-own={"true" if viewer.id is not None and message.author_id == viewer.id else "false"}')
+        hooks = {'data-role': message.role, 'data-status': str(message.status), 'data-message-id': message.id,
+                 'data-mention': 'true' if self._concerns(message, viewer) else 'false',
+                 'data-own': 'true' if viewer.id is not None and message.author_id == viewer.id else 'false'}
+        if any(self.frame.props.get(name) != value for name, value in hooks.items()):
+            self.frame.props.update(hooks)  # one update of the element, only when a hook changed
         self.status.set_text(f'retrying: {message.note}' if message.note else
                              message.activity or STATUS_LABELS[message.status]
                              if message.status != Status.STREAMING else STATUS_LABELS[message.status])
