@@ -73,3 +73,27 @@ def test_facts_read_from_the_sdks_model_info() -> None:
     assert facts(thinks=False) == ModelFacts('claude-x-1', False, False)
     bare = ModelInfo.construct(**{**model_info('claude-x-1'), 'capabilities': None})
     assert facts_of(bare) == ModelFacts('claude-x-1', None), 'unknown: the budget is sent and the API decides'
+
+
+async def test_thinking_counts_in_a_replys_output_tokens(tmp_path: Path) -> None:
+    """Regression: the fake billed 10 output tokens a content block, however long the thinking; it bills what it
+    streams, so a reply's usage grows with its thinking as the API's does."""
+    async with FakeAnthropic() as fake:
+        claude = Claude(OPUS, api_key='sk-test', base_url=fake.base_url, max_retries=0, timeout=5)
+        rooms = Rooms(RoomStore(tmp_path), lambda _name: claude, Settings(data_dir=tmp_path, model=OPUS))
+        try:
+            hub = await rooms.get('usage')
+            hub.configure(thinking_budget=1024)
+            counts = []
+            for steps in (1, 30):
+                thinking = [f'step {i}. ' for i in range(steps)]
+                fake.enqueue_blocks([{'thinking': thinking}, {'text': ['The ', 'answer.']}])
+                await hub.post(f'think in {steps} steps')
+                await wait_idle(hub)
+                reply = hub.messages[-1]
+                assert reply.status == 'complete' and reply.usage is not None
+                counts.append(reply.usage.output_tokens)
+            assert counts == [1 + 2, 30 + 2], 'a token per thinking or text delta'
+        finally:
+            await rooms.close()
+            await claude.close()

@@ -37,6 +37,9 @@ of the fake's own replies sent back are checked as the API checks them (fake_che
 assistant turn and unchanged, thinking with the signature it was given (``signature``), search results and
 citations with their encrypted content (``encrypted``), each search result after its ``server_tool_use``.
 
+Usage: ``input_tokens`` estimated from the request (fake_replies.estimate_tokens), ``output_tokens`` one per text or
+thinking delta streamed (``Script.output_tokens``), ``server_tool_use.web_search_requests`` per search.
+
 Observability: ``requests`` / ``request_headers`` (JSON bodies and lower-cased headers of POST /v1/messages, in order),
 ``calls`` ((method, path) of every request), ``disconnects`` (time.time() of each stream the client closed before
 its end, detected at once, even between paced deltas), ``active_streams``, ``wait_disconnect()``, ``wait_requests()``.
@@ -348,7 +351,7 @@ class FakeAnthropic:
         if script.kind != 'blocks':
             await send_event(writer, eof, 'content_block_stop', {'type': 'content_block_stop', 'index': 0})
         delta = {'stop_reason': script.stop_reason, 'stop_sequence': None}
-        usage: dict[str, Any] = {'output_tokens': script.count or 10 * len(script.blocks)}
+        usage: dict[str, Any] = {'output_tokens': script.output_tokens}
         if searches:
             usage['server_tool_use'] = {'web_search_requests': searches}
         await send_event(writer, eof, 'message_delta', {'type': 'message_delta', 'delta': delta, 'usage': usage})

@@ -51,6 +51,15 @@ class Script:
     def count(self) -> int:
         return self.n_words if self.kind == 'words' else len(self.chunks)
 
+    @property
+    def output_tokens(self) -> int:
+        """What the fake bills as output tokens: one per text or thinking delta it streams (a word of `words`), one per
+        search query and per redacted thinking block; so a reply that thinks more costs more."""
+        if self.kind != 'blocks':
+            return self.count
+        return sum(len(block.get('thinking', ())) + len(block.get('text', ())) + ('search' in block)
+                   + bool(block.get('redacted')) for block in self.blocks)
+
     def chunk(self, index: int) -> str:
         if self.kind != 'words':
             return self.chunks[index]
