@@ -124,21 +124,38 @@ async def test_thinking_searches_and_sources_stream_into_the_reply_and_survive_a
         await reopened.close()
 
 
-async def test_a_reply_cut_mid_thinking_keeps_its_checkpointed_thinking(
-        rooms: Rooms, fake_api: FakeAnthropic, tmp_path: Path) -> None:
-    """A crash mid-thinking loses at most the last checkpoint interval: the sidecar holds the thinking so far."""
-    hub = await rooms.get('cut')
-    hub.configure(thinking_budget=1024)
-    fake_api.enqueue_blocks([{'thinking': [f'step {i}. ' for i in range(40)]}, {'text': ['done']}], delay=0.01)
-    await hub.post('think long')
-    while len(hub.messages) < 2 or hub.messages[-1].thinking.count('step') < 10:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)  # a checkpoint has been written since
-    sidecar = next(tmp_path.glob('cut.reply.json'), None)
-    assert sidecar is not None, 'the streaming reply is checkpointed to its sidecar file'
-    assert 'step 3.' in sidecar.read_text()
-    hub.stop()
-    await wait_idle(hub)
+async def test_a_reply_cut_mid_thinking_comes_back_interrupted_with_its_thinking(
+        fake_api: FakeAnthropic, claude: Claude, tmp_path: Path) -> None:
+    """A crash mid-thinking loses at most the last checkpoint interval: a restart on the same data dir shows the reply
+    interrupted, with the thinking streamed until its last checkpoint (was: only the checkpoint file was read)."""
+    rooms = claude_rooms(tmp_path, claude, fake_api)
+    try:
+        hub = await rooms.get('cut')
+        hub.configure(thinking_budget=1024)
+        fake_api.enqueue_blocks([{'thinking': [f'step {i}. ' for i in range(300)]}, {'text': ['done']}], delay=0.01)
+        await hub.post('think long')
+        while len(hub.messages) < 2 or hub.messages[-1].thinking.count('step') < 10:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # a checkpoint has been written since
+        await hub.flush()
+        sidecar = tmp_path / 'cut.reply.json'
+        assert sidecar.exists() and 'step 3.' in sidecar.read_text(), 'the streaming reply is checkpointed'
+
+        # a new process on the same data dir while this one still streams: the files as a crash leaves them
+        reopened = claude_rooms(tmp_path, claude, fake_api)
+        try:
+            again = (await reopened.get('cut')).messages[-1]
+            live = hub.messages[-1]
+            assert (again.role, again.status, again.content) == ('assistant', Status.INTERRUPTED, '')
+            assert again.thinking.startswith('step 0. step 1. step 2. step 3. '), again.thinking
+            assert live.thinking.startswith(again.thinking) and live.status == Status.STREAMING, \
+                'the thinking streamed until the checkpoint, while the reply was still thinking'
+        finally:
+            await reopened.close()
+        hub.stop()
+        await wait_idle(hub)
+    finally:
+        await rooms.close()
 
 
 async def test_continue_goes_on_without_thinking_and_regenerate_starts_afresh(
