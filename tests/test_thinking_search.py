@@ -158,6 +158,26 @@ async def test_a_reply_cut_mid_thinking_comes_back_interrupted_with_its_thinking
         await rooms.close()
 
 
+async def test_citations_go_through_export_and_import(rooms: Rooms, fake_api: FakeAnthropic, tmp_path: Path) -> None:
+    """A reply's sources, as Claude cited them through the SDK, are exported and come back equal in the imported room
+    (with its numbered links, its searches and its thinking)."""
+    hub = await rooms.get('cited')
+    hub.configure(thinking_budget=1024, web_search=True)
+    fake_api.enqueue_blocks(SCRIPT)
+    await hub.post('How far is the Moon?')
+    await wait_idle(hub)
+    reply = hub.messages[-1]
+    assert reply.citations == [SOURCE, OTHER]
+    async with api_client(rooms, rooms.settings, tmp_path) as client:
+        exported = (await client.get('/api/rooms/cited/export.json')).json()
+        assert exported['messages'][-1]['citations'] == [SOURCE, OTHER]
+        created = await client.post('/api/rooms/import', json=exported)
+        assert created.status_code == 201, created.text
+        imported = (await client.get(f'/api/rooms/{created.json()["room"]}/messages')).json()['messages'][-1]
+    assert imported['citations'] == reply.citations
+    assert (imported['content'], imported['thinking']) == (reply.content, reply.thinking)
+
+
 async def test_continue_goes_on_without_thinking_and_regenerate_starts_afresh(
         rooms: Rooms, fake_api: FakeAnthropic) -> None:
     hub = await rooms.get('again')
