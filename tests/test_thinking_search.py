@@ -79,7 +79,14 @@ async def test_thinking_searches_and_sources_stream_into_the_reply_and_survive_a
         hub = await rooms.get('moon')
         hub.configure(thinking_budget=2048, web_search=True)
         events: list[RoomEvent] = []
-        hub.subscribe(events.append)
+        searches_done: list[bool] = []
+        """Whether the reply's search was done, as each update said when it was published (not as the reply ended)."""
+
+        def record(event: RoomEvent) -> None:
+            events.append(event)
+            if event.kind == 'updated' and event.message is not None and event.message.tools:
+                searches_done.append(event.message.tools[0]['done'])
+        hub.subscribe(record)
         fake_api.enqueue_blocks(SCRIPT)
         await hub.post('How far is the Moon?', author='Ann')
         await wait_idle(hub)
@@ -104,9 +111,8 @@ async def test_thinking_searches_and_sources_stream_into_the_reply_and_survive_a
         assert [e.text for e in thinking[:2]] == ['about the Moon. ', 'I should search.'], \
             'the first piece comes with the update that makes the thinking block, the rest as deltas'
         assert thinking[-1].offset == len(reply.thinking) and thinking[-1].text == '', 'a last delta closes gaps'
-        searching = [e.message.tools[0]['done'] for e in events if e.kind == 'updated' and e.message is reply
-                     and e.message.tools]
-        assert searching, 'the search shows while it runs'
+        assert False in searches_done and True in searches_done, searches_done
+        assert searches_done.index(False) < searches_done.index(True), 'the search shows while it runs, then as done'
 
         turns = build_turns(hub.messages)
         assert turns[-1].content == 'It is about 384,400 km away. It drifts outward. That is all.', \

@@ -119,14 +119,20 @@ def assert_finished_reply(page: Page, thinking: str) -> None:
 
 
 def test_searching_shows_while_the_search_runs(fake: FakeAnthropic, data_dir: Path, browser: Browser) -> None:
+    """Live in every tab: the tab that asked and another one see the search running, then done."""
     with start(data_dir, fake) as app:
         page = open_room(browser, f'{app.url}/room/searching')
         send(page, 'hello')
         app.wait_for('searching', lambda ms: len(ms) == 2 and ms[-1]['status'] == 'complete')
         patch(app, 'searching', {'web_search': True})
-        fake.enqueue_blocks([{'search': 'slow query', 'results': [{'url': MOON['url'], 'title': 'M'}], 'seconds': 2},
+        other = open_room(browser, f'{app.url}/room/searching')
+        fake.enqueue_blocks([{'search': 'slow query', 'results': [{'url': MOON['url'], 'title': 'M'}], 'seconds': 3},
                              {'text': ['x'] * 40}], delay=0.1)
         send(page, 'search it')
-        page.wait_for_selector('[data-testid=tool-activity]:has-text("Searching the web: slow query")')
-        page.wait_for_selector('[data-testid=tool-activity]:has-text("Searched the web: slow query · 1 result")')
+        for tab in (page, other):
+            tab.wait_for_selector('[data-testid=tool-activity]:has-text("Searching the web: slow query")')
+        assert app.messages('searching')[-1]['status'] == 'streaming', 'both saw it while the search ran'
+        for tab in (page, other):
+            tab.wait_for_selector('[data-testid=tool-activity]:has-text("Searched the web: slow query · 1 result")')
         page.close()
+        other.close()
