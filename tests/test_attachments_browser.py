@@ -129,6 +129,15 @@ def test_files_picked_pasted_and_dropped_show_in_another_tab(site: str, browser:
     reply = reader.locator('[data-testid=message][data-role=assistant][data-status=complete]')
     expect(reply).to_contain_text('You attached 4 files')
     expect(reply).to_contain_text('notes.md (text/markdown, 31 B)')
+
+    reader.reload()  # a refresh shows the files again, the images loaded
+    reader.wait_for_selector('[data-testid=connection][data-state=live]')
+    sent = reader.locator('[data-testid=message][data-role=user]')
+    expect(sent.locator('[data-testid=attachment]')).to_have_count(4)
+    expect(sent.locator('[data-testid=attachment][data-media-type="image/png"] img')).to_have_count(2)
+    reader.wait_for_function("""() => [...document.querySelectorAll(
+        '[data-testid=message] [data-testid=attachment] img')].every((img) => img.complete && img.naturalWidth > 0)""")
+    expect(sent.locator('[data-testid=attachment][data-media-type="text/markdown"]')).to_contain_text('notes.md')
     assert not reader.page_errors and not writer.page_errors  # type: ignore[attr-defined]
 
 

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import httpx
 from attachment_support import ANN, image, upload
-from conftest import ScriptedModel, wait_idle
+from conftest import ScriptedModel, api_client, wait_idle
 
+from chat.config import Settings
 from chat.models import Attachment, Message
 from chat.records import message_from_record, message_to_record
 from chat.rooms import Rooms
+from chat.store import RoomStore
 
 
-async def test_a_message_carries_its_files_and_unknown_ids_are_refused(http: httpx.AsyncClient, rooms: Rooms,
-                                                                       data_dir: Path, model: ScriptedModel) -> None:
+async def test_a_message_carries_its_files_and_unknown_ids_are_refused(
+        http: httpx.AsyncClient, rooms: Rooms, data_dir: Path, model: ScriptedModel, settings: Settings) -> None:
     model.enqueue('seen')  # the scripted model's own echo would repeat the blocks it got
     png = (await upload(http, 'r4', 'cat.png', image(20, 20))).json()['attachment']
     notes = (await upload(http, 'r4', 'notes.md', b'# notes')).json()['attachment']
@@ -28,6 +30,18 @@ async def test_a_message_carries_its_files_and_unknown_ids_are_refused(http: htt
     room_file = (data_dir / 'r4.json').read_text()
     assert png['id'] in room_file and base64.b64encode(image(20, 20)).decode()[:40] not in room_file, \
         'the room file refers to its files, never holds them'
+
+    restarted = Rooms(RoomStore(data_dir), lambda _name: model, settings)  # a new process on the same data dir
+    try:
+        async with api_client(restarted, settings, data_dir) as again:
+            after = (await again.get('/api/rooms/r4/messages')).json()['messages']
+            assert after[0]['attachments'] == [png, notes], 'a restart finds the files of the message'
+            served = await again.get(png['url'])
+            assert (served.status_code, served.content, served.headers['content-type']) == (200, image(20, 20),
+                                                                                             'image/png')
+            assert (await again.get(notes['url'])).content == b'# notes'
+    finally:
+        await restarted.close()
 
     only_files = await http.post('/api/rooms/r4/messages', json={'text': ' ', 'attachments': [png['id']]})
     assert only_files.status_code == 201 and only_files.json()['message']['content'] == ''
