@@ -20,6 +20,8 @@ from chat.bench.fake_anthropic import FakeAnthropic
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).parent / 'vendor' / 'axe.min.js'
 COMPOSER = 'textarea[data-testid=composer]'
+DESKTOP = {'width': 1280, 'height': 800}
+PHONE = {'width': 390, 'height': 844}
 REPLY = '''Here is a short overview.
 
 ## Trains
@@ -92,6 +94,50 @@ def test_no_serious_or_critical_axe_violations(app: AppProcess, browser: Browser
                                    'transition: none !important; }')
         assert axe(page) == []
     assert page.page_errors == []  # type: ignore[attr-defined]
+    context.close()
+
+
+@pytest.mark.parametrize('scheme', ['light', 'dark'])
+@pytest.mark.parametrize('size', [DESKTOP, PHONE], ids=['desktop', 'phone'])
+def test_no_serious_or_critical_axe_violations_with_each_dialog_open(app: AppProcess, browser: Browser,
+                                                                     conversation: str, size: dict[str, int],
+                                                                     scheme: str) -> None:
+    """Regression: an open dialog had no accessible name (axe: aria-dialog-name), so a screen reader said only
+    "dialog"; the name prompt a first visit shows is checked too."""
+    context = browser.new_context(viewport=size, color_scheme=scheme)
+    page = open_page(context, f'{app.url}/room/{conversation}')
+    page.wait_for_selector('[data-testid=message] table')
+    assert page.locator('[data-testid=name-prompt]').is_visible(), 'a first visit asks for a name'
+    assert axe(page) == []
+    for open_it, name in ((lambda: page.click('[data-testid=share]'), 'Share this room'),
+                          (lambda: page.click('[data-testid=room-settings]'), 'Room settings'),
+                          (lambda: (page.click('[data-testid=page-title]'), page.keyboard.press('?')),
+                           'Keyboard shortcuts')):
+        open_it()
+        dialog = page.get_by_role('dialog', name=name)
+        dialog.wait_for()
+        page.wait_for_timeout(400)  # the opening transition: axe measures colours as they are at the end
+        assert axe(page) == [], name
+        page.keyboard.press('Escape')
+        dialog.wait_for(state='hidden')
+    assert page.page_errors == []  # type: ignore[attr-defined]
+    context.close()
+
+
+@pytest.mark.parametrize('scheme', ['light', 'dark'])
+def test_a_room_notice_is_readable_in_both_themes(app: AppProcess, browser: Browser, scheme: str) -> None:
+    """A room's notice (here: its file was damaged and set aside) passes axe's contrast check, dark too, and in dark
+    is not a light box on the dark page."""
+    room = f'a11y-notice-{scheme}'
+    (app.data_dir / f'{room}.json').write_bytes(b'{"messages": {"1": ')
+    context = browser.new_context(viewport=PHONE, color_scheme=scheme)
+    page = open_page(context, f'{app.url}/room/{room}')
+    notice = page.locator('[data-testid=room-notice]')
+    notice.wait_for()
+    assert 'damaged' in notice.inner_text()
+    assert axe(page) == []
+    background = notice.evaluate('el => getComputedStyle(el).backgroundColor')
+    assert (luminance(background) < 0.2) == (scheme == 'dark'), f'{scheme}: the notice is {background}'
     context.close()
 
 
@@ -195,3 +241,10 @@ def axe(page: Page) -> list[dict[str, Any]]:
         page.add_script_tag(content=AXE.read_text(encoding='utf-8'))
     return page.evaluate(RUN_AXE)
 
+
+
+def luminance(css_colour: str) -> float:
+    """The relative luminance (WCAG) of an `rgb(...)` or `rgba(...)` colour."""
+    channels = [float(v) / 255 for v in css_colour[css_colour.index('(') + 1:-1].split(',')[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]

@@ -14,7 +14,7 @@ from ..models import RoomSummary
 from ..rooms import Rooms
 from ..transfer import MAX_IMPORT_BYTES, parse_export, too_large
 from .search_panel import SearchPanel
-from .theme import demo_reason, frame
+from .theme import demo_reason, dialog_card, frame
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ def room_card(summary: RoomSummary, rooms: Rooms) -> None:
 
 
 def rename_dialog(rooms: Rooms, summary: RoomSummary) -> None:
-    with ui.dialog() as dialog, ui.card().classes('w-full max-w-md'):
-        ui.label('Rename room').classes('font-semibold')
+    with dialog_card('Rename room') as (dialog, card):
+        card.classes('w-full max-w-md')
         name = ui.input('Title', value=summary.title).classes('w-full').props('autofocus data-testid=rename-input') \
             .mark('rename-input')
 
@@ -79,8 +79,8 @@ def rename_dialog(rooms: Rooms, summary: RoomSummary) -> None:
 
 
 def delete_dialog(rooms: Rooms, summary: RoomSummary) -> None:
-    with ui.dialog() as dialog, ui.card().classes('w-full max-w-md'):
-        ui.label(f'Delete "{summary.title}"?').classes('font-semibold')
+    with dialog_card(f'Delete "{summary.title}"?') as (dialog, card):
+        card.classes('w-full max-w-md')
         ui.label('Everyone in the room is told. The file is kept in the trash folder of the data dir, '
                  'so it can be restored by hand.').classes('text-sm text-gray-600')
 

@@ -15,7 +15,7 @@ from ..llm import MAX_SEARCHES
 from ..models import THINKING_BUDGETS, Person
 from ..pricing import SEARCH_PRICE
 from .share_dialog import Sharing
-from .theme import demo_reason
+from .theme import demo_reason, dialog_card
 
 REPLY_MODE_LABELS = {'every': 'every message', 'mention': 'only messages that mention @claude'}
 
@@ -35,8 +35,8 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
     if hub.model_name not in names and not demo:
         names.append(hub.model_name)
     labels = {name: 'demo (offline demo model)' if name == DEMO_MODEL else name for name in names}
-    with ui.dialog() as dialog, ui.card().classes('w-full max-w-xl').props('data-testid=room-settings-dialog'):
-        ui.label('Room settings').classes('text-lg font-semibold')
+    with dialog_card('Room settings') as (dialog, card):
+        card.classes('w-full max-w-xl').props('data-testid=room-settings-dialog')
         ui.label('Changes apply to everyone in this room, from the next reply on.').classes('text-sm text-gray-500')
         title = ui.input('Title', value=hub.summary().title).classes('w-full') \
             .props('data-testid=settings-title').mark('settings-title')
@@ -120,8 +120,7 @@ async def open_room_settings(hub: RoomHub, catalog: ModelCatalog, delete: Callab
 
 
 def confirm_delete(settings_dialog: ui.dialog, delete: Callable[[], Awaitable[None]]) -> None:
-    with ui.dialog() as dialog, ui.card():
-        ui.label('Delete this room for everyone?').classes('font-semibold')
+    with dialog_card('Delete this room for everyone?') as (dialog, _card):
         ui.label('Its file is kept in the trash folder of the data dir.').classes('text-sm text-gray-600')
 
         async def confirmed() -> None:

@@ -10,6 +10,7 @@ from nicegui import ui
 from .. import share
 from ..config import Settings
 from ..links import RoomLinks
+from .theme import dialog_card
 
 COPY_JS = '''
 (async (text) => {
@@ -55,9 +56,8 @@ def share_button(sharing: Sharing) -> ui.button:
 
 def open_share_dialog(sharing: Sharing) -> ui.dialog:
     settings = sharing.settings
-    with ui.dialog() as dialog, ui.card().classes('items-center gap-3 w-full max-w-xl') \
-            .props('data-testid=share-dialog'):
-        ui.label('Share this room').classes('text-lg font-semibold self-start')
+    with dialog_card('Share this room') as (dialog, card):
+        card.classes('items-center gap-3 w-full max-w-xl').props('data-testid=share-dialog')
         ui.label(_who_can_open(settings)).classes('text-sm text-gray-600 self-start')
         qr = ui.image(share.qr_svg_data_uri(sharing.room_link())).classes('w-56 h-56') \
             .props('data-testid=share-qr alt="QR code of the room link"')

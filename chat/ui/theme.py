@@ -102,10 +102,20 @@ SHORTCUTS = [
 ]
 
 
+@contextmanager
+def dialog_card(title: str) -> Iterator[tuple[ui.dialog, ui.card]]:
+    """A dialog with a card inside, under a title that is its accessible name: Quasar puts role=dialog on the dialog's
+    own element, which needs a name for screen readers to say what opened (axe: aria-dialog-name)."""
+    with ui.dialog() as dialog, ui.card() as card:
+        heading = ui.label(title).classes('text-lg font-semibold self-start').props('role=heading aria-level=2')
+        dialog.props(f'aria-labelledby={heading.html_id}')
+        yield dialog, card
+
+
 def shortcuts_dialog() -> ui.dialog:
     """The keyboard shortcuts, opened from the header or with `?` (room.js clicks the header button)."""
-    with ui.dialog() as dialog, ui.card().props('data-testid=shortcuts-dialog'):
-        ui.label('Keyboard shortcuts').classes('text-lg font-semibold')
+    with dialog_card('Keyboard shortcuts') as (dialog, card):
+        card.props('data-testid=shortcuts-dialog')
         for keys, meaning in SHORTCUTS:
             with ui.row().classes('w-full justify-between gap-8'):
                 ui.html(f'<kbd>{keys}</kbd>', sanitize=False)
