@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import AppProcess
+from browser_support import AppProcess, running_app
 from playwright.sync_api import Browser, BrowserContext, Page
 from test_composer_browser import enter
 
@@ -21,6 +21,7 @@ from chat.bench.fake_anthropic import FakeAnthropic
 pytestmark = pytest.mark.browser
 PHONE = {'width': 390, 'height': 844}
 COMPOSER = 'textarea[data-testid=composer]'
+TOKEN = 'owner-token-for-layout-0123'
 BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36'
 """NiceGUI answers Markdown instead of HTML to an agent that looks like a bot."""
 
@@ -60,13 +61,24 @@ INSIDE_JS = '''() => {
 
 BUTTONS_ON_SCREEN_JS = '''() => {
   const problems = [];
+  const cards = [...document.querySelectorAll('.q-dialog__inner > div')].filter((c) => c.offsetParent !== null);
   const buttons = [...document.querySelectorAll('.q-dialog .q-btn')].filter((b) => b.offsetParent !== null);
+  // sideways first, before anything scrolls: Quasar lets a dialog's card scroll (overflow: auto), so a button pushed
+  // off its side could be scrolled into view, but no one scrolls a dialog sideways to find it
+  for (const card of cards) {
+    if (card.scrollWidth > card.clientWidth) {
+      problems.push(`a card scrolls sideways: ${card.scrollWidth} > ${card.clientWidth}`);
+    }
+  }
+  const name = (button) => button.textContent.trim() || button.getAttribute('aria-label');
   for (const button of buttons) {
+    const r = button.getBoundingClientRect();
+    if (r.left < 0 || r.right > window.innerWidth + 0.5) problems.push(`${name(button)}: ${r.left}..${r.right}`);
+  }
+  for (const button of buttons) {  // a tall dialog on a phone may scroll down to its buttons
     button.scrollIntoView({ block: 'nearest' });
     const r = button.getBoundingClientRect();
-    if (r.left < 0 || r.top < 0 || r.right > window.innerWidth + 0.5 || r.bottom > window.innerHeight + 0.5) {
-      problems.push(`${button.textContent.trim() || button.getAttribute('aria-label')}: ${JSON.stringify(r)}`);
-    }
+    if (r.top < 0 || r.bottom > window.innerHeight + 0.5) problems.push(`${name(button)}: ${JSON.stringify(r)}`);
   }
   return [buttons.length, problems];
 }'''
@@ -80,6 +92,13 @@ def wide_room(app: AppProcess, fake: FakeAnthropic) -> str:
     post(app, room, WIDE)
     app.wait_for(room, lambda ms: len(ms) == 2 and ms[-1]['status'] == 'complete')
     return room
+
+
+@pytest.fixture(scope='module')
+def token_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    """The app with the access token on (as with --share): the owner sees the owner link and New link rows."""
+    with running_app(tmp_path_factory.mktemp('token') / 'data', '--token', TOKEN, '--model', 'demo') as process:
+        yield process
 
 
 @pytest.fixture
@@ -148,8 +167,14 @@ def test_every_dialog_keeps_its_buttons_on_a_phone_screen(app: AppProcess, phone
     page.click('[data-testid=room-settings]')
     page.wait_for_selector('[data-testid=room-settings-dialog]')
     assert_dialog_buttons_on_screen(page, 'settings')
+    assert_cancel_and_save_in_one_row(page)
+    page.click('[data-testid=room-settings-dialog] [data-testid=delete-room]')
+    page.wait_for_selector('[data-testid=delete-confirm]')
+    assert_dialog_buttons_on_screen(page, 'delete the room')
     page.keyboard.press('Escape')
-    page.wait_for_selector('[data-testid=room-settings-dialog]', state='detached')
+    page.wait_for_selector('[data-testid=delete-confirm]', state='hidden')
+    page.keyboard.press('Escape')
+    page.wait_for_selector('[data-testid=room-settings-dialog]', state='hidden')
 
     page.click('[data-testid=message][data-role=user] [data-testid=edit]')
     page.wait_for_selector('[data-testid=edit-save]')
@@ -160,7 +185,35 @@ def test_every_dialog_keeps_its_buttons_on_a_phone_screen(app: AppProcess, phone
     page.keyboard.press('?')  # its button is hidden on a phone; a keyboard (a tablet's, say) still opens it
     page.wait_for_selector('[data-testid=shortcuts-dialog]')
     assert_dialog_buttons_on_screen(page, 'shortcuts')
+    page.keyboard.press('Escape')
+
+    page.goto(app.url)
+    for action, button in (('rename-room', 'rename-save'), ('delete-room', 'delete-confirm')):
+        page.click(f'[data-testid={action}][data-room-id=dialogs]')
+        page.wait_for_selector(f'[data-testid={button}]')
+        assert_dialog_buttons_on_screen(page, action)
+        page.keyboard.press('Escape')
+        page.wait_for_selector(f'[data-testid={button}]', state='hidden')
     assert page.page_errors == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize('phone', ['dark'], indirect=True)
+def test_share_and_settings_keep_their_buttons_on_a_phone_screen_with_the_token_on(
+        token_app: AppProcess, phone: BrowserContext) -> None:
+    """With the access token on, Share adds the owner link and New link, and Settings its New link row."""
+    page = phone.new_page()
+    page.goto(f'{token_app.url}/room/dialogs-with-token?token={TOKEN}')
+    page.wait_for_selector('[data-testid=connection][data-state=live]', timeout=15_000)
+    page.click('[data-testid=share]')
+    page.wait_for_selector('[data-testid=share-owner-copy]')
+    page.wait_for_selector('[data-testid=share-renew]')
+    assert_dialog_buttons_on_screen(page, 'share with the token')
+    page.keyboard.press('Escape')
+    page.wait_for_selector('[data-testid=share-dialog]', state='detached')
+    page.click('[data-testid=room-settings]')
+    page.wait_for_selector('[data-testid=settings-new-link]')
+    assert_dialog_buttons_on_screen(page, 'settings with the token')
+    assert_cancel_and_save_in_one_row(page)
 
 
 def test_stop_floats_over_the_list_and_a_reply_waits_visibly_for_claude(app: AppProcess, phone: BrowserContext,
@@ -258,6 +311,14 @@ def test_one_persons_consecutive_messages_group_under_a_day_separator_with_relat
 
 
 # helpers ---------------------------------------------------------------------------------------------------------
+
+def assert_cancel_and_save_in_one_row(page: Page) -> None:
+    dialog = page.locator('[data-testid=room-settings-dialog]')
+    cancel, save = (dialog.get_by_role('button', name=name, exact=True).bounding_box() for name in ('Cancel', 'Save'))
+    assert cancel is not None and save is not None
+    assert abs(cancel['y'] - save['y']) <= 2, f'Cancel and Save are not side by side: {cancel} {save}'
+    assert cancel['x'] + cancel['width'] <= save['x'], 'Cancel comes before Save'
+
 
 def assert_dialog_buttons_on_screen(page: Page, which: str) -> None:
     page.wait_for_timeout(300)  # the dialog's opening transition
