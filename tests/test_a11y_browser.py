@@ -143,22 +143,57 @@ def test_a_room_notice_is_readable_in_both_themes(app: AppProcess, browser: Brow
 
 def test_new_messages_are_announced_to_screen_readers_politely(app: AppProcess, browser: Browser,
                                                                fake: FakeAnthropic) -> None:
+    """Every text the live region takes is recorded (it is overwritten by the next batch, which a poll could miss:
+    the test was flaky when a tab got Ann's message and Claude's reply in two batches)."""
     room = 'a11y-announce'
     ann_context, bob_context = browser.new_context(), browser.new_context()
     ann, bob = enter(ann_context, app, room, 'Ann'), enter(bob_context, app, room, 'Bob')
     region = ann.locator('[data-testid=announcer]')
     assert region.get_attribute('aria-live') == 'polite' and region.get_attribute('role') == 'status'
+    for page in (ann, bob):
+        record_announcements(page)
     fake.enqueue_text(['Hello to you both.'])
     bob.locator(COMPOSER).fill('Hello, Ann!')
     bob.locator(COMPOSER).press('Enter')
-    announced(ann, 'text.endsWith("Claude replied: Hello to you both.")')  # after Bob's message, if in one batch
+    announced(ann, 'Claude replied: Hello to you both.')
+    assert any('Bob: Hello, Ann!' in text for text in said(ann))
     fake.enqueue_text(['Indeed.'])
     ann.locator(COMPOSER).fill('Hi Bob')  # one's own message is not read back
     ann.locator(COMPOSER).press('Enter')
-    announced(bob, 'text.startsWith("Ann: Hi Bob")')  # with Claude's reply, if it came as quickly
-    announced(ann, 'text.includes("Indeed")')
+    announced(bob, 'Ann: Hi Bob')
+    announced(bob, 'Claude replied: Indeed.')
+    announced(ann, 'Claude replied: Indeed.')
+    assert not any('Ann: Hi Bob' in text for text in said(ann))
     ann_context.close()
     bob_context.close()
+
+
+def test_messages_a_moment_apart_are_announced_together_not_one_over_the_other(app: AppProcess,
+                                                                                context: BrowserContext) -> None:
+    """Regression: a message and a reply arriving in two batches 150 ms apart were each announced 400 ms after their
+    own batch, so the reply replaced the message in the live region 150 ms after it was put there, before a screen
+    reader had read it. Batches within that moment are said together."""
+    page = open_page(context, f'{app.url}/room/a11y-batches')
+    record_announcements(page)
+    page.evaluate('''async () => {
+      const list = document.querySelector('.messages');
+      const add = (id, role, author, text) => {
+        const message = document.createElement('div');
+        for (const [name, value] of Object.entries({ 'data-testid': 'message', 'data-message-id': id,
+            'data-role': role, 'data-status': 'complete', 'data-ts': String(Date.now() / 1000) })) {
+          message.setAttribute(name, value);
+        }
+        message.innerHTML = `<span data-testid=message-author>${author}</span>`
+          + `<div data-testid=message-content>${text}</div>`;
+        list.appendChild(message);
+      };
+      add('batch-1', 'user', 'Ann', 'Hi Bob');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      add('batch-2', 'assistant', 'Claude', 'Hello Ann');
+    }''')
+    announced(page, 'Claude replied: Hello Ann')
+    page.wait_for_timeout(600)  # nothing more comes
+    assert said(page) == ['Ann: Hi Bob Claude replied: Hello Ann']
 
 
 def test_question_mark_types_in_a_text_box_and_opens_the_shortcuts_elsewhere(app: AppProcess,
@@ -228,11 +263,24 @@ def open_page(context: BrowserContext, url: str) -> Page:
     return page
 
 
-def announced(page: Page, test: str) -> None:
-    """Until the text of the page's live region passes `test` (JavaScript on `text`). Polled by time: animation
-    frames stop in whichever of two tabs is in the background."""
-    page.wait_for_function('(() => { const text = document.querySelector("[data-testid=announcer]").textContent; '
-                           f'return {test}; }})()', polling=100)
+def record_announcements(page: Page) -> None:
+    """From now on, every text the page's live region takes goes to `window.__said`, however soon it is replaced."""
+    page.evaluate('''() => {
+      window.__said = [];
+      const region = document.querySelector('[data-testid=announcer]');
+      new MutationObserver(() => window.__said.push(region.textContent))
+        .observe(region, { childList: true, characterData: true, subtree: true });
+    }''')
+
+
+def said(page: Page) -> list[str]:
+    return page.evaluate('window.__said')
+
+
+def announced(page: Page, text: str) -> None:
+    """Until the page's live region has said `text` (in any announcement since `record_announcements`). Polled by
+    time: animation frames stop in whichever of two tabs is in the background."""
+    page.wait_for_function('text => window.__said.some((said) => said.includes(text))', arg=text, polling=100)
 
 
 def axe(page: Page) -> list[dict[str, Any]]:

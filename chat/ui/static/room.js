@@ -228,11 +228,16 @@ window.roomsCopy = async (text) => {
     const text = (message.querySelector('[data-testid=message-content]')?.textContent || '').replace(/\s+/g, ' ');
     return text.length > 200 ? `${text.slice(0, 200)}…` : text.trim() || '(files)';
   }
+  let unsaid = [];  // news waiting for its moment: batches within it are said together, none replaces another unheard
   function announce(text) {
+    unsaid.push(text);
+    if (unsaid.length > 1) return;  // the moment is already set
     // a moment later: the status can change before the last words are drawn (bodies render at most every 100 ms)
     setTimeout(() => {
+      const texts = unsaid;
+      unsaid = [];
       const region = document.querySelector('[data-testid=announcer]');
-      if (region) region.textContent = text();
+      if (region) region.textContent = texts.map((said) => said()).join(' ');
     }, 400);
   }
 
