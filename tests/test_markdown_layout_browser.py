@@ -1,7 +1,8 @@
 """Wide Markdown in a reply, in real Chromium at phone and desktop size, light and dark (issue 12): code blocks with a
 header (language, Copy) that never covers the code and scroll inside the message, tables in a box that scrolls
 with words never broken mid-letter, long words and URLs wrapped, math at the size of the text, no page-level
-horizontal scroll. Screenshots of each go to the test's temporary directory (ROOMS_SCREENSHOTS=dir keeps them)."""
+horizontal scroll, message text at 15-16 px. Screenshots of each go to the test's temporary directory
+(ROOMS_SCREENSHOTS=dir keeps them)."""
 from __future__ import annotations
 
 import os
@@ -68,6 +69,8 @@ CHECK_JS = '''() => {
     brokenWords: oneWordCells.filter((cell) => lines(cell) > 1).map((cell) => cell.textContent),
     paragraphsInside: [...content.querySelectorAll('p')].every((el) => inside(el.getBoundingClientRect())),
     mathRatio: math ? size(math) / size(math.closest('p')) : null,
+    textSizes: [content, document.querySelector('[data-testid=message][data-role=user] [data-testid=message-content]')]
+      .map((el) => size(el.querySelector('p') || el)),
   };
 }'''
 
@@ -100,6 +103,8 @@ def test_wide_markdown_stays_inside_the_message(app: AppProcess, fake: FakeAnthr
         assert found['language'] == 'python'
         assert found['brokenWords'] == [], found
         assert 0.95 <= found['mathRatio'] <= 1.3, found
+        assert len(found['textSizes']) == 2 and all(15 <= px <= 16 for px in found['textSizes']), \
+            f"a message's text is 15-16 px (was 14): {found['textSizes']}"
         assert page.page_errors == []  # type: ignore[attr-defined]
     finally:
         context.close()
