@@ -80,7 +80,10 @@ class Demo:
         if turns and turns[-1].role == 'assistant':  # Continue: the partial reply is a prefill to go on from
             reply = continuation(turns[-1].text, question, files, options, self._last.get(_digest(turns[:-1])))
         else:
-            variant = self._next_variant(turns)
+            # the turn runner names the reply a Regenerate replaces (Options.replacing): the demo's memory of what it
+            # wrote last is gone after a restart, the stored reply is not
+            replacing = getattr(options, 'replacing', '')
+            variant = self._next_variant(turns, written_as(replacing, question, files))
             if options.thinking_budget > 0:
                 thinking = demo_thinking(question, files, variant)
             reply = demo_reply(question, files, variant=variant, web_search=options.web_search)
@@ -94,10 +97,16 @@ class Demo:
             on_usage(Usage(input_tokens=_tokens(system) + sum(_turn_tokens(turn) for turn in turns),
                            output_tokens=_tokens(thinking) + _tokens(reply)))
 
-    def _next_variant(self, turns: Sequence[Turn]) -> int:
+    def _next_variant(self, turns: Sequence[Turn], replaced: set[int]) -> int:
+        """:param replaced: the variants the reply being replaced could be (none for a first answer): never again"""
         key = _digest(turns)
         previous = self._last.pop(key, None)
-        variant = self._random.randrange(VARIANTS) if previous is None else (previous + 1) % VARIANTS
+        if previous is None:
+            allowed = [v for v in range(VARIANTS) if v not in replaced] or list(range(VARIANTS))
+            variant = self._random.randrange(VARIANTS) if len(allowed) == VARIANTS else self._random.choice(allowed)
+        else:
+            variant = next(v for v in ((previous + n) % VARIANTS for n in range(1, VARIANTS + 1))
+                           if v not in replaced or len(replaced) == VARIANTS)
         self._last[key] = variant
         while len(self._last) > REMEMBERED:
             self._last.popitem(last=False)
@@ -116,6 +125,14 @@ def demo_reply(question: str, files: Sequence[Attachment] = (), *, variant: int 
     searched = WEB_SEARCH if web_search else ''
     return (f'**Demo model** (offline). {OPENINGS[variant]}\n\n{quoted}\n\n{received}{searched}'
             f'{BODIES[variant]}\n\n{TIPS[variant]}')
+
+
+def written_as(text: str, question: str, files: Sequence[Attachment]) -> set[int]:
+    """The variants of the demo's answer to `question` that `text` is, or is the start of (a stopped reply)."""
+    if not text.strip():
+        return set()
+    return {variant for variant in range(VARIANTS) for web_search in (False, True)
+            if demo_reply(question, files, variant=variant, web_search=web_search).startswith(text.rstrip())}
 
 
 def demo_thinking(question: str, files: Sequence[Attachment], variant: int) -> str:
