@@ -36,6 +36,10 @@ def explain_api_error(error: anthropic.APIError, base_url: str | None) -> str:
             return f'The model stopped with an error in the middle of the reply: {_api_message(error)}. Press Retry.'
         if error.status_code == 529 or 'overloaded' in str(error).lower():
             return 'Claude is overloaded right now (529) and the retries ran out. Wait a moment, then press Retry.'
+        if error.status_code == 413:  # fit_turns keeps a request under the API's 32 MB: its estimate fell short
+            return (f'The conversation with its files is too large for one request to Claude (413: '
+                    f'{_api_message(error)}). Attach fewer or smaller files (or go on in a new room), then press '
+                    'Retry.')
         if error.status_code >= 500:
             return f'{where} had an internal error ({error.status_code}) and the retries ran out. Press Retry.'
         return f'{where} refused the request ({error.status_code}): {_api_message(error)}'

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .files import pdf_pages
 from .models import IMAGE_TYPES, PDF_TYPE, Attachment, Message, describe_size
 
 Block = dict[str, Any]
@@ -15,7 +16,11 @@ Block = dict[str, Any]
 FileReader = Callable[[Attachment], 'tuple[str, bytes] | None']
 """The media type and bytes Claude gets for an attached file, None when the file is gone (files.FileStore.for_model)."""
 REQUEST_BYTES = 30 * 1024 * 1024
-"""Most a request may carry (the API takes 32 MB): older turns with files are left out past it."""
+"""Most a request may carry (the API takes 32 MB): older files, then older turns, are left out past it."""
+MAX_IMAGES = 100
+"""Images the API takes in one request: older ones are left out past it."""
+MAX_PDF_PAGES = 100
+"""PDF pages the API takes in one request: older PDFs are left out past it."""
 ATTACHED_LINE = re.compile(r'\[attached: .*\]$', re.MULTILINE)
 """The line naming a message's files in the text Claude gets (build_turns)."""
 IMAGE_TOKENS = 1600
@@ -25,12 +30,23 @@ CITATION_MARK = re.compile(r'\[\[\d+\]\]\(<[^>\n]*>\)')
 
 
 @dataclass(slots=True, frozen=True)
+class SentFile:
+    """A file a turn carries as an image or document block: its name (for the note that replaces a file left out) and
+    its pages if it is a PDF."""
+
+    name: str
+    pages: int = 0
+
+
+@dataclass(slots=True, frozen=True)
 class Turn:
     role: str
     content: str | list[Block]
     """Plain text, or content blocks when the turn carries files (a user turn with attachments)."""
     files: tuple[Attachment, ...] = ()
     """The files whose blocks `content` holds: the demo model names them."""
+    sent: tuple[SentFile, ...] = ()
+    """One per image or document block of `content`, in order: what fit_turns weighs it by."""
 
     @property
     def text(self) -> str:
@@ -48,6 +64,7 @@ def fit_turns(turns: list[Turn], context_window: int | None, max_tokens: int) ->
     """
     if context_window is None:
         return turns, 0
+    turns = files_within_limits(turns)
     budget, payload = context_window - max_tokens - 2_000, REQUEST_BYTES
     kept: list[Turn] = []
     for turn in reversed(turns):
@@ -60,6 +77,42 @@ def fit_turns(turns: list[Turn], context_window: int | None, max_tokens: int) ->
     while len(kept) > 1 and kept[0].role != 'user':
         kept.pop(0)  # the API wants a user turn first
     return kept, len(turns) - len(kept)
+
+
+def files_within_limits(turns: list[Turn]) -> list[Turn]:
+    """The turns with their oldest files left out past what one request may carry (MAX_IMAGES images, MAX_PDF_PAGES
+    PDF pages, REQUEST_BYTES with the text), newest first; each file left out becomes a short note naming it, so Claude
+    knows a file was there (the text of its message names it too)."""
+    payload = REQUEST_BYTES - sum(_size(block) for turn in turns for block in _blocks(turn.content)
+                                  if block['type'] == 'text')
+    images, pages = MAX_IMAGES, MAX_PDF_PAGES
+    fitted: list[Turn] = []
+    for turn in reversed(turns):
+        if not turn.sent or isinstance(turn.content, str):
+            fitted.append(turn)
+            continue
+        blocks = list(turn.content)
+        positions = [index for index, block in enumerate(blocks) if block['type'] in ('image', 'document')]
+        kept: list[SentFile] = []
+        for position, file in reversed(list(zip(positions, turn.sent, strict=True))):
+            image, size = blocks[position]['type'] == 'image', _size(blocks[position])
+            reason = (f'one request to Claude carries at most {MAX_IMAGES} images' if image and not images else
+                      f'one request to Claude carries at most {MAX_PDF_PAGES} PDF pages' if file.pages > pages else
+                      f'one request to Claude carries at most {REQUEST_BYTES // 2**20} MB' if size > payload else None)
+            if reason is None:
+                payload, images, pages = payload - size, images - image, pages - file.pages
+                kept.insert(0, file)
+            else:
+                note = f'[{file.name} was attached here but is left out: {reason}, and newer files came first]'
+                blocks[position] = {'type': 'text', 'text': note}
+        fitted.append(turn if len(kept) == len(turn.sent) else Turn(turn.role, blocks, turn.files, tuple(kept)))
+    fitted.reverse()
+    return fitted
+
+
+def _size(block: Block) -> int:
+    """About how many bytes a block adds to a request."""
+    return len(block['text']) if block['type'] == 'text' else len(block.get('source', {}).get('data', ''))
 
 
 def _estimate(turn: Turn) -> tuple[int, int]:
@@ -107,12 +160,16 @@ def build_turns(history: Sequence[Message], read_file: FileReader | None = None)
         if not text.strip():
             continue
         content: str | list[Block] = text
+        sent: tuple[SentFile, ...] = ()
         if files and read_file is not None:
-            content = [*(file_block(a, read_file(a)) for a in files), {'type': 'text', 'text': text}]
+            found = [(attachment, read_file(attachment)) for attachment in files]
+            content = [*(file_block(a, data) for a, data in found), {'type': 'text', 'text': text}]
+            sent = tuple(SentFile(a.name, pdf_pages(data[1]) if data[0] == PDF_TYPE else 0)
+                         for a, data in found if data is not None)
         if turns and turns[-1].role == message.role:
-            turns[-1] = _joined(turns[-1], Turn(message.role, content, files))
+            turns[-1] = _joined(turns[-1], Turn(message.role, content, files, sent))
         elif turns or message.role == 'user':
-            turns.append(Turn(message.role, content, files))
+            turns.append(Turn(message.role, content, files, sent))
     if turns and turns[-1].role == 'assistant':
         turns[-1] = Turn('assistant', turns[-1].text.rstrip())  # the API refuses trailing whitespace here
     return turns
@@ -128,7 +185,7 @@ def _joined(first: Turn, second: Turn) -> Turn:
             blocks[-1] = {'type': 'text', 'text': f'{blocks[-1]["text"]}\n\n{block["text"]}'}
         else:
             blocks.append(block)
-    return Turn(first.role, blocks, first.files + second.files)
+    return Turn(first.role, blocks, first.files + second.files, first.sent + second.sent)
 
 
 def _blocks(content: str | list[Block]) -> list[Block]:

@@ -123,7 +123,7 @@ async def test_the_demo_model_acknowledges_the_files() -> None:
     assert '[attached:' not in reply, 'the quote of the question leaves the file list to the reply'
 
 
-def test_turns_stay_strings_without_files_and_big_files_push_old_turns_out() -> None:
+def test_turns_stay_strings_without_files_and_big_files_push_old_files_out() -> None:
     plain = [Message(id=f'm{n}', seq=n, role='user' if n % 2 else 'assistant', content=f'text {n}') for n in (1, 2)]
     assert all(isinstance(turn.content, str) for turn in build_turns(plain, lambda _a: None))
     attachment = Attachment('d' * 64, 'big.pdf', 'application/pdf', 8 * 2**20, f'/api/rooms/r/files/{"d" * 64}')
@@ -131,7 +131,11 @@ def test_turns_stay_strings_without_files_and_big_files_push_old_turns_out() -> 
                      attachments=(attachment,) if n % 2 else ()) for n in range(1, 6)]
     turns = build_turns(heavy, lambda _a: ('application/pdf', b'%PDF-' + b'x' * (8 * 2**20)))
     kept, left_out = fit_turns(turns, 10**9, 1000)
-    assert left_out == 2 and sum(len(json.dumps(t.content)) for t in kept) < REQUEST_BYTES
+    assert left_out == 0 and sum(len(json.dumps(t.content)) for t in kept) < REQUEST_BYTES
+    assert kept[0].content[0]['text'].startswith('[big.pdf was attached here but is left out: one request to Claude '
+                                                 'carries at most 30 MB'), 'the oldest file goes, its message stays'
+    assert [block['type'] for turn in kept[1:] if isinstance(turn.content, list) for block in turn.content
+            if block['type'] != 'text'] == ['document', 'document']
     gone = build_turns(heavy[:1], lambda _a: None)
     assert gone[0].content[0] == {'type': 'text', 'text': '[big.pdf: this file is no longer available]'}
     assert isinstance(gone[0], Turn)

@@ -16,8 +16,9 @@ read back with ``parse_word_timestamp`` (one word) or ``parse_words`` (any text,
 Content blocks are checked the way the API checks them: ``text``, ``image`` (base64 PNG, JPEG, GIF or WebP: at most
 5 MB of base64, 8000 px a side, 2000 px when a request has more than 20 images, bytes of the type it names) and
 ``document`` (a base64 PDF or a text/plain text source); a bad one gets the API's 400 ``invalid_request_error``
-naming the block (``messages.0.content.1.image.source.base64: image exceeds 5 MB maximum: ...``), a body over 32 MB a
-413 ``request_too_large``; neither consumes a scripted reply. ``blocks(kind)`` lists the blocks of a kind received.
+naming the block (``messages.0.content.1.image.source.base64: image exceeds 5 MB maximum: ...``), and so does a request
+of more than 100 images or 100 PDF pages (a PDF's pages: its page tree's ``/Count``); a body over 32 MB gets a 413
+``request_too_large``; neither consumes a scripted reply. ``blocks(kind)`` lists the blocks of a kind received.
 
 ``enqueue_blocks`` scripts a reply of several content blocks, as a reply with thinking or web search has them:
 ``{'thinking': [chunks]}`` (thinking deltas, then a signature), ``{'redacted': True}`` (an encrypted block),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import struct
 from collections.abc import Collection
 from typing import Any
@@ -14,6 +15,11 @@ IMAGE_MEDIA_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp')
 MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 MAX_IMAGE_EDGE = 8000
 MANY_IMAGES, MANY_IMAGES_EDGE = 20, 2000
+MAX_IMAGES, MAX_PDF_PAGES = 100, 100
+"""Images, and PDF pages, one request may carry."""
+PAGE_COUNT = re.compile(rb'/Count\s+(\d+)')
+"""A page tree's count of its pages: the root's, the largest, is the PDF's (read unlike the app, which counts pages)."""
+PAGE_OBJECT = re.compile(rb'/Type\s*/Page(?![A-Za-z])')
 BLOCK_TAGS = ('text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', 'tool_use',
               'tool_result', 'server_tool_use', 'web_search_tool_result')
 REPLY_TAGS = ('thinking', 'redacted_thinking', 'server_tool_use', 'web_search_tool_result')
@@ -33,6 +39,7 @@ def encrypted(url: str) -> str:
 def request_problem(body: dict[str, Any]) -> str | None:
     """What the API would refuse in the content blocks of a request (its 400 message), or None."""
     images: list[tuple[str, tuple[int, int]]] = []
+    pages = 0
     for i, message in enumerate(body.get('messages', [])):
         content = message.get('content')
         if isinstance(content, str):
@@ -54,8 +61,15 @@ def request_problem(body: dict[str, Any]) -> str | None:
                 if isinstance(found, str):
                     return found
                 images.append((f'{where}.image.source.base64.data', found))
-            elif kind == 'document' and (problem := document_problem(block.get('source'), f'{where}.document.source')):
-                return problem
+            elif kind == 'document':
+                found_pages = document_problem(block.get('source'), f'{where}.document.source')
+                if isinstance(found_pages, str):
+                    return found_pages
+                pages += found_pages
+    if len(images) > MAX_IMAGES:
+        return f'messages: Too many images in the request: {len(images)} > {MAX_IMAGES}'
+    if pages > MAX_PDF_PAGES:
+        return f'messages: A maximum of {MAX_PDF_PAGES} PDF pages may be provided ({pages} in the request).'
     if len(images) > MANY_IMAGES:
         for where, size in images:
             if max(size) > MANY_IMAGES_EDGE:
@@ -135,13 +149,14 @@ def image_problem(source: Any, where: str) -> str | tuple[int, int]:
     return size
 
 
-def document_problem(source: Any, where: str) -> str | None:
+def document_problem(source: Any, where: str) -> str | int:
+    """The API's complaint about a document source, or its pages (a PDF's page objects, at least 1; 0 for text)."""
     if not isinstance(source, dict):
         return f'{where}: Field required'
     if source.get('type') == 'text':
         if source.get('media_type') != 'text/plain':
             return f"{where}.text.media_type: Input should be 'text/plain'"
-        return None if isinstance(source.get('data'), str) else f'{where}.text.data: Field required'
+        return 0 if isinstance(source.get('data'), str) else f'{where}.text.data: Field required'
     if source.get('type') != 'base64':
         return f"{where}: Input tag '{source.get('type')}' found using 'type' does not match any of the expected " \
                "tags: 'base64', 'text', 'content', 'url', 'file'"
@@ -151,7 +166,9 @@ def document_problem(source: Any, where: str) -> str | None:
         raw = base64.b64decode(source.get('data') or '', validate=True)
     except (ValueError, binascii.Error):
         return f'{where}.base64.data: Invalid base64 data'
-    return None if raw.startswith(b'%PDF-') else f'{where}.base64.data: The PDF specified was not valid.'
+    if not raw.startswith(b'%PDF-'):
+        return f'{where}.base64.data: The PDF specified was not valid.'
+    return max(1, *(int(count) for count in PAGE_COUNT.findall(raw)), len(PAGE_OBJECT.findall(raw)))
 
 
 def image_type(data: bytes) -> str | None:
