@@ -9,7 +9,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
-from ..files import LIMITS_TEXT, MAX_FILE_BYTES
+from ..files import API_EDGE, LIMITS_TEXT, MAX_FILE_BYTES
 from ..models import ERROR_CHARS, MAX_ATTACHMENTS, Attachment, clean_name, clean_text, describe_size, file_url
 from ..records import attachment_from_record
 from .theme import STATIC_URL
@@ -18,8 +18,8 @@ TYPE_LABELS = {'image/png': 'PNG', 'image/jpeg': 'JPEG', 'image/gif': 'GIF', 'im
                'application/pdf': 'PDF', 'text/plain': 'Text', 'text/markdown': 'Markdown', 'text/csv': 'CSV',
                'application/json': 'JSON'}
 TYPE_ICONS = {'application/pdf': 'picture_as_pdf', 'text/csv': 'table_chart', 'application/json': 'data_object'}
-LIMITS_HINT = (f'Images and PDFs up to {MAX_FILE_BYTES // (1024 * 1024)} MB, text files up to 512 KB, '
-               f'{MAX_ATTACHMENTS} files per message')
+LIMITS_HINT = (f'Images and PDFs up to {MAX_FILE_BYTES // (1024 * 1024)} MB (a larger image is scaled down first), '
+               f'text files up to 512 KB, {MAX_ATTACHMENTS} files per message')
 
 
 def show_attachments(attachments: Sequence[Attachment]) -> None:
@@ -126,7 +126,8 @@ class AttachmentPicker:
         if above is not None:
             tray.move(above.parent, target_index=above.children.index(row), target_slot=above.name)
         tray.props.update({'data-attach-tray': '', 'data-room': self.room_id, 'data-max-file': str(MAX_FILE_BYTES),
-                           'data-max-count': str(MAX_ATTACHMENTS), 'data-limits': LIMITS_TEXT})
+                           'data-max-count': str(MAX_ATTACHMENTS), 'data-limits': LIMITS_TEXT,
+                           'data-scale-edge': str(API_EDGE)})  # attachments.js scales an image too large to upload
         return tray
 
     def _started(self, event: GenericEventArguments) -> None:

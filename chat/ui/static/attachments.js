@@ -14,26 +14,64 @@
     if (!here || !files.length) return;
     const room = here.dataset.room;
     const maxFile = Number(here.dataset.maxFile);
-    await Promise.all([...files].map(async (file) => {
+    const edge = Number(here.dataset.scaleEdge) || 1568;
+    await Promise.all([...files].map(async (picked) => {
       const key = `u${Date.now()}-${uploads++}`;
-      const name = file.name || 'pasted file';
+      const name = picked.name || 'pasted file';
+      let file = picked;
+      if (file.size > maxFile && isImage(file)) {  // too large to upload: scaled here instead of refused
+        file = await scaled(file, name, edge).catch((error) => {
+          emit('attach-failed', { key, error: `${name} has ${megabytes(picked.size)} and could not be scaled down `
+            + `here (${error.message}). ${here.dataset.limits}` });
+          return null;
+        });
+        if (!file) return;
+      }
       if (file.size > maxFile) {  // refused here: a huge upload would only be cut off by the server
         emit('attach-failed', { key, error: `${name} has ${megabytes(file.size)}. ${here.dataset.limits}` });
         return;
       }
-      emit('attach-start', { key, name, size: file.size });
-      const form = new FormData();
-      form.append('file', file, name);
+      emit('attach-start', { key, name: file.name || name, size: file.size });
       try {
-        const response = await fetch(`/api/rooms/${encodeURIComponent(room)}/files`,
-          { method: 'POST', body: form, credentials: 'same-origin' });
-        const answer = await response.json().catch(() => ({}));
+        let [response, answer] = await send(room, file, file.name || name);
+        if (response.status === 413 && isImage(file) && file === picked) {  // too many pixels for the server
+          file = await scaled(file, name, edge);
+          [response, answer] = await send(room, file, file.name);
+        }
         if (response.ok && answer.attachment) emit('attach-done', { key, attachment: answer.attachment });
         else emit('attach-failed', { key, error: answer.error || `${name}: the upload failed (${response.status}).` });
       } catch (error) {
         emit('attach-failed', { key, error: `${name}: the upload failed (${error.message}). Check the connection.` });
       }
     }));
+  }
+
+  async function send(room, file, name) {
+    const form = new FormData();
+    form.append('file', file, name);
+    const response = await fetch(`/api/rooms/${encodeURIComponent(room)}/files`,
+      { method: 'POST', body: form, credentials: 'same-origin' });
+    return [response, await response.json().catch(() => ({}))];
+  }
+
+  const isImage = (file) => /^image\/(png|jpeg|gif|webp)$/.test(file.type);
+
+  // An image over the upload limit (its bytes, or pixels the server will not decode) becomes a JPEG of at most the
+  // longest side Claude uses (files.API_EDGE): what a person attached is sent, not refused. One that fits goes as is.
+  async function scaled(file, name, edge) {
+    const bitmap = await createImageBitmap(file);
+    const ratio = Math.min(1, edge / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.max(1, Math.round(bitmap.width * ratio));
+    canvas.height = Math.max(1, Math.round(bitmap.height * ratio));
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#fff';  // JPEG has no transparency: on white, as the image shows on a light page
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.9));
+    if (!blob) throw new Error('the browser could not encode it');
+    return new File([blob], `${name.replace(/\.[^.]*$/, '') || 'image'}.jpg`, { type: 'image/jpeg' });
   }
   window.roomsAttach = upload;
 
