@@ -53,6 +53,9 @@ class Options:
 
     thinking_budget: int = 0
     web_search: bool = False
+    replacing: str = ''
+    """The text of the reply a Regenerate replaces ('' otherwise): the demo model writes another one (Claude is not
+    told; it varies by itself)."""
 
 
 NO_OPTIONS = Options()

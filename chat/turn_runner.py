@@ -68,13 +68,14 @@ class TurnRunner:
         if job.kind == 'answer':
             if not hub.messages or hub.messages[-1].role != 'user':
                 return  # already answered (e.g. a retry ran in between)
-            reply = hub._add_reply(model.name)
+            reply, replacing = hub._add_reply(model.name), ''
         else:
             assert job.message is not None
             reply = hub.streaming = job.message
+            replacing = reply.content if job.kind == 'regenerate' else ''
             self._ready_again(job, reply, model.name)
         history = [m for m in hub.messages if m.seq < reply.seq or (job.kind == 'continue' and m is reply)]
-        await self._stream(model, reply, history)
+        await self._stream(model, reply, history, replacing)
 
     def _ready_again(self, job: Job, reply: Message, model_name: str) -> None:
         """Ready an earlier reply to be written again (retry, regenerate) or on (continue), streaming in every tab."""
@@ -97,7 +98,7 @@ class TurnRunner:
         reply.stop_reason = None  # a Continue of a cut-off reply ends as its new stream ends
         hub._changed(reply)
 
-    async def _stream(self, model: ChatModel, reply: Message, history: list[Message]) -> None:
+    async def _stream(self, model: ChatModel, reply: Message, history: list[Message], replacing: str = '') -> None:
         hub = self._hub
         self._last_checkpoint = time.monotonic()
         self._stopped_by = None
@@ -108,7 +109,7 @@ class TurnRunner:
                                   hub.max_tokens))
             if reply.left_out:
                 hub._publish(RoomEvent('updated', reply))
-            options = await _options(model, hub.room_settings.thinking_budget, hub.room_settings.web_search)
+            options = await _options(model, hub.room_settings.thinking_budget, hub.room_settings.web_search, replacing)
             async for part in model.stream(turns, hub.system_prompt, max_tokens=hub.max_tokens,
                                            on_retry=lambda note: self._note(reply, note),
                                            on_usage=lambda usage: _add_usage(reply, usage), options=options):
@@ -181,15 +182,15 @@ class TurnRunner:
         self._hub._publish(RoomEvent('updated', reply))
 
 
-async def _options(model: ChatModel, thinking_budget: int, web_search: bool) -> Options:
+async def _options(model: ChatModel, thinking_budget: int, web_search: bool, replacing: str) -> Options:
     """The room's options as its model takes them: a model the API says cannot think is asked without thinking (the
-    settings say so), rather than refused by the API."""
+    settings say so), rather than refused by the API. `replacing`: the text of the reply a Regenerate replaces."""
     learn = getattr(model, 'learn_facts', None)  # Claude; the demo can think
     if thinking_budget and learn is not None:
         facts = await learn()
         if facts is not None and facts.thinks is False:
             thinking_budget = 0
-    return Options(thinking_budget, web_search)
+    return Options(thinking_budget, web_search, replacing)
 
 
 def _add_usage(reply: Message, usage: Usage) -> None:
