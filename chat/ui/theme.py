@@ -68,11 +68,11 @@ def frame(title: str, *, demo: str | None) -> Iterator[Header]:
             .classes('connection text-white text-sm flex items-center gap-1') \
             .props('data-testid=connection data-state=connecting')
     if demo:
-        banner = ui.row().classes('demo-banner w-full items-center gap-2 px-4 py-2')
+        banner = ui.row().classes('demo-banner w-full items-center no-wrap gap-2 px-4 py-2')
         with banner.props('data-testid=demo-banner').mark('demo-banner'):
             ui.icon('science')
             ui.html('<b>Demo mode</b>: replies come from the built-in offline demo model, nothing leaves this '
-                    f'machine. {html.escape(demo)}', sanitize=False)
+                    f'machine. {html.escape(demo)}', sanitize=False).classes('min-w-0')
     header = _HEADERS[context.client] = Header(title_label, tools, nav)
     yield header
 
@@ -117,8 +117,8 @@ def shortcuts_dialog() -> ui.dialog:
     with dialog_card('Keyboard shortcuts') as (dialog, card):
         card.props('data-testid=shortcuts-dialog')
         for keys, meaning in SHORTCUTS:
-            with ui.row().classes('w-full justify-between gap-8'):
-                ui.html(f'<kbd>{keys}</kbd>', sanitize=False)
-                ui.label(meaning)
+            with ui.row().classes('w-full no-wrap items-baseline gap-4'):  # a key column: a phone wraps the meaning
+                ui.html(f'<kbd>{keys}</kbd>', sanitize=False).style('flex: none; width: 6.5rem')
+                ui.label(meaning).classes('min-w-0')
         ui.button('Close', on_click=dialog.close).props('flat')
     return dialog
