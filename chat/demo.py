@@ -80,10 +80,9 @@ class Demo:
         if turns and turns[-1].role == 'assistant':  # Continue: the partial reply is a prefill to go on from
             reply = continuation(turns[-1].text, question, files, options, self._last.get(_digest(turns[:-1])))
         else:
-            # the turn runner names the reply a Regenerate replaces (Options.replacing): the demo's memory of what it
-            # wrote last is gone after a restart, the stored reply is not
-            replacing = getattr(options, 'replacing', '')
-            variant = self._next_variant(turns, written_as(replacing, question, files))
+            # the reply a Regenerate replaces: the demo's memory of what it wrote last is gone after a restart, the
+            # stored reply is not
+            variant = self._next_variant(turns, written_as(options.replacing, question, files))
             if options.thinking_budget > 0:
                 thinking = demo_thinking(question, files, variant)
             reply = demo_reply(question, files, variant=variant, web_search=options.web_search)

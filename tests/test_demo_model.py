@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
 
 from conftest import wait_idle
 from test_hub import make_rooms
@@ -47,30 +46,23 @@ async def test_versions_differ_even_when_other_rooms_ask_in_between() -> None:
     assert (await reply_of(demo, QUESTION))[0] != first
 
 
-@dataclass(slots=True, frozen=True)
-class Regenerating(Options):
-    """Options naming the reply a Regenerate replaces (`Options.replacing`, which the turn runner is to set)."""
-
-    replacing: str = ''
-
-
 async def test_a_regenerate_after_a_restart_never_writes_the_reply_it_replaces() -> None:
     """Regression: the demo remembered its last answer in-process only, so after a restart a Regenerate wrote the
     stored reply again one time in four; it now leaves out the variant whose text is the reply being replaced."""
     for seed in range(16):
         stored = (await reply_of(Demo(delay=0, seed=seed), QUESTION))[0]
         restarted = Demo(delay=0, seed=seed + 1000)  # nothing remembered
-        assert (await reply_of(restarted, QUESTION, Regenerating(replacing=stored)))[0] != stored, seed
+        assert (await reply_of(restarted, QUESTION, Options(replacing=stored)))[0] != stored, seed
         partial = stored[:len(stored) // 2]  # a stopped reply: the variant it started
-        regenerated = (await reply_of(Demo(delay=0, seed=seed + 2000), QUESTION, Regenerating(replacing=partial)))[0]
+        regenerated = (await reply_of(Demo(delay=0, seed=seed + 2000), QUESTION, Options(replacing=partial)))[0]
         assert not regenerated.startswith(partial), seed
     searching = (await reply_of(Demo(delay=0, seed=5), QUESTION, Options(web_search=True)))[0]
-    again = await reply_of(Demo(delay=0, seed=5), QUESTION, Regenerating(web_search=True, replacing=searching))
+    again = await reply_of(Demo(delay=0, seed=5), QUESTION, Options(web_search=True, replacing=searching))
     assert again[0] != searching, 'with web search on too'
     remembered = Demo(delay=0, seed=7)  # the same process: it goes on to another answer than both
     first = (await reply_of(remembered, QUESTION))[0]
-    second = (await reply_of(remembered, QUESTION, Regenerating(replacing=first)))[0]
-    third = (await reply_of(remembered, QUESTION, Regenerating(replacing=second)))[0]
+    second = (await reply_of(remembered, QUESTION, Options(replacing=first)))[0]
+    third = (await reply_of(remembered, QUESTION, Options(replacing=second)))[0]
     assert len({first, second, third}) == 3
 
 
