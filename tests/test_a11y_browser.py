@@ -124,6 +124,30 @@ def test_no_serious_or_critical_axe_violations_with_each_dialog_open(app: AppPro
     context.close()
 
 
+@pytest.mark.parametrize(('size', 'scheme'), [(DESKTOP, 'light'), (PHONE, 'dark')], ids=['desktop-light',
+                                                                                         'phone-dark'])
+def test_the_edit_dialog_has_a_name_and_no_violations(app: AppProcess, browser: Browser, size: dict[str, int],
+                                                      scheme: str) -> None:
+    """Regression: the dialog that edits your own message had no accessible name (axe: aria-dialog-name)."""
+    context = browser.new_context(viewport=size, color_scheme=scheme)
+    room = f'a11y-edit-{scheme}'
+    page = enter(context, app, room, 'Eda')
+    page.locator(COMPOSER).fill('a message to change')
+    page.locator(COMPOSER).press('Enter')
+    app.wait_for(room, lambda ms: len(ms) == 2 and ms[-1]['status'] == 'complete')
+    mine = page.locator('[data-testid=message][data-own=true]')
+    mine.hover()
+    mine.locator('[data-testid=edit]').click()
+    dialog = page.get_by_role('dialog', name='Edit your message')
+    dialog.wait_for()
+    page.wait_for_timeout(400)  # the opening transition
+    assert axe(page) == []
+    page.keyboard.press('Escape')
+    dialog.wait_for(state='hidden')
+    assert page.page_errors == []  # type: ignore[attr-defined]
+    context.close()
+
+
 @pytest.mark.parametrize('scheme', ['light', 'dark'])
 def test_a_room_notice_is_readable_in_both_themes(app: AppProcess, browser: Browser, scheme: str) -> None:
     """A room's notice (here: its file was damaged and set aside) passes axe's contrast check, dark too, and in dark

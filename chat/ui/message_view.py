@@ -18,6 +18,7 @@ from .message_body import MessageBody
 from .people import stored_name
 from .reactions import ReactionChips, reaction_picker
 from .reply_parts import ReplyParts
+from .theme import dialog_card
 
 STATUS_LABELS = {
     Status.STREAMING: 'writing…',
@@ -241,12 +242,12 @@ class MessageView:
         ui.notify('Copied', timeout=1000)
 
     def _open_editor(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl'):
-            ui.label('Edit your message').classes('font-semibold')
+        with dialog_card('Edit your message') as (dialog, card):
+            card.classes('w-full max-w-2xl')
             ui.label('Saving answers it again from here; the current version stays one click away.') \
                 .classes('text-sm text-gray-500')
             editor = ui.textarea(value=self.message.content).classes('w-full').mark('edit-input') \
-                .props('autogrow autofocus outlined data-testid=edit-input')
+                .props('autogrow autofocus outlined data-testid=edit-input aria-label="Your message"')
 
             def save() -> None:
                 dialog.close()
