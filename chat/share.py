@@ -47,7 +47,8 @@ def startup_message(settings: Settings, lan_host: str | None, new_room: str, lin
             lines += ['  scan to open the home page on your phone (owner link):', qr_terminal(home).rstrip('\n')]
     if settings.token_required:
         lines.append('  without a link with ?token=... Rooms shows only "token required"')
-    model = ('the offline demo model (no ANTHROPIC_API_KEY set)' if settings.uses_demo
+    why_demo = '--model demo' if settings.api_key else 'no ANTHROPIC_API_KEY set'
+    model = (f'the offline demo model ({why_demo})' if settings.uses_demo
              else settings.model + (f' via {settings.base_url}' if settings.base_url else ''))
     lines += [f'  replies from: {model}', f'  rooms saved in: {settings.data_dir.resolve()}',
               '  stop with Ctrl+C' + (' or close the window' if settings.native else '')]

@@ -55,6 +55,15 @@ def test_token_alone_prints_local_links_and_no_qr() -> None:
     assert '█' not in text
 
 
+def test_the_startup_message_says_why_the_demo_model_answers() -> None:
+    """Regression: it said "no ANTHROPIC_API_KEY set" to someone who set one and chose `--model demo`."""
+    keyless = share.startup_message(parse_settings([], environ={}), None, 'abc', RoomLinks(None))
+    assert 'replies from: the offline demo model (no ANTHROPIC_API_KEY set)' in keyless
+    chosen = share.startup_message(parse_settings(['--model', 'demo'], environ={'ANTHROPIC_API_KEY': 'sk-x'}), None,
+                                   'abc', RoomLinks(None))
+    assert 'replies from: the offline demo model (--model demo)' in chosen and 'sk-x' not in chosen
+
+
 def test_no_token_no_token_in_links() -> None:
     settings = parse_settings([], environ={})
     text = share.startup_message(settings, None, 'abc', RoomLinks(None))
