@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import AppProcess, running_app
+from browser_support import USER_AGENT, AppProcess, running_app
 from playwright.sync_api import Browser, BrowserContext, Page
 from test_composer_browser import enter
 
@@ -22,8 +22,6 @@ pytestmark = pytest.mark.browser
 PHONE = {'width': 390, 'height': 844}
 COMPOSER = 'textarea[data-testid=composer]'
 TOKEN = 'owner-token-for-layout-0123'
-BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36'
-"""NiceGUI answers Markdown instead of HTML to an agent that looks like a bot."""
 
 CODE_LINE = 'total = ' + ' + '.join(f'measurement_{i:02}' for i in range(20))
 TABLE = '\n'.join(['| ' + ' | '.join(f'Column heading {i}' for i in range(10)) + ' |',
@@ -333,6 +331,6 @@ def post(app: AppProcess, room: str, text: str, author: str = 'Wanda') -> dict[s
 
 def send_json(app: AppProcess, path: str, body: dict[str, Any], method: str = 'POST') -> dict[str, Any]:
     request = urllib.request.Request(app.url + path, method=method, data=json.dumps(body).encode(),
-                                     headers={'Content-Type': 'application/json', 'User-Agent': BROWSER_UA})
+                                     headers={'Content-Type': 'application/json', 'User-Agent': USER_AGENT})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())

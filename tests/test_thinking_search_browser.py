@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import AppProcess, open_room, running_app, send
+from browser_support import USER_AGENT, AppProcess, open_room, running_app, send
 from playwright.sync_api import Browser, Page
 
 from chat.bench.fake_anthropic import FakeAnthropic
@@ -38,7 +38,7 @@ def start(data_dir: Path, fake: FakeAnthropic):  # type: ignore[no-untyped-def]
 def patch(app: AppProcess, room: str, settings: dict[str, object]) -> None:
     request = urllib.request.Request(f'{app.url}/api/rooms/{room}', data=json.dumps(settings).encode(),
                                      method='PATCH', headers={'Content-Type': 'application/json',
-                                                              'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64)'})
+                                                              'User-Agent': USER_AGENT})
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 200
 
