@@ -279,6 +279,26 @@ def test_message_actions_show_on_hover_and_focus_and_always_on_a_touch_screen(ap
     touch.close()
 
 
+def test_a_reply_cut_off_at_max_tokens_shows_its_continue_without_a_hover(app: AppProcess, browser: Browser,
+                                                                          fake: FakeAnthropic) -> None:
+    """Its note says "Continue writes the rest": the button is there to see, as under a stopped reply."""
+    room = 'cut-off'
+    fake.enqueue_text(['Once upon a time, ', 'there was'], stop_reason='max_tokens')
+    post(app, room, 'Tell me a long story')
+    app.wait_for(room, lambda ms: len(ms) == 2 and ms[-1]['status'] == 'complete')
+    context = browser.new_context(viewport={'width': 1280, 'height': 800})
+    page = context.new_page()
+    page.goto(f'{app.url}/room/{room}')
+    page.wait_for_selector('[data-testid=connection][data-state=live]')
+    page.mouse.move(5, 795)
+    page.wait_for_timeout(300)
+    reply = page.locator('[data-testid=message][data-role=assistant]')
+    assert reply.locator('[data-testid=cut-off]').is_visible()
+    assert reply.locator('.msg-actions').evaluate('el => getComputedStyle(el).opacity') == '1'
+    assert reply.locator('[data-testid=continue]').inner_text().strip().endswith('Continue'), 'with its word'
+    context.close()
+
+
 def test_one_persons_consecutive_messages_group_under_a_day_separator_with_relative_times(
         app: AppProcess, browser: Browser) -> None:
     room = 'grouping'

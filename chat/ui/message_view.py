@@ -122,7 +122,8 @@ class MessageView:
         viewer = self._viewer()
         hooks = {'data-role': message.role, 'data-status': str(message.status), 'data-message-id': message.id,
                  'data-mention': 'true' if self._concerns(message, viewer) else 'false',
-                 'data-own': 'true' if viewer.id is not None and message.author_id == viewer.id else 'false'}
+                 'data-own': 'true' if viewer.id is not None and message.author_id == viewer.id else 'false',
+                 'data-cut-off': 'true' if message.cut_off else 'false'}  # rooms.css: its Continue always shows
         if any(self.frame.props.get(name) != value for name, value in hooks.items()):
             self.frame.props.update(hooks)  # one update of the element, only when a hook changed
         self.status.set_text(f'retrying: {message.note}' if message.note else
