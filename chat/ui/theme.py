@@ -117,7 +117,7 @@ def shortcuts_dialog() -> ui.dialog:
     with dialog_card('Keyboard shortcuts') as (dialog, card):
         card.props('data-testid=shortcuts-dialog')
         for keys, meaning in SHORTCUTS:
-            with ui.row().classes('w-full no-wrap items-baseline gap-4'):  # a key column: a phone wraps the meaning
+            with ui.row().classes('w-full no-wrap items-baseline gap-3'):  # a key column: a phone wraps the meaning
                 ui.html(f'<kbd>{keys}</kbd>', sanitize=False).style('flex: none; width: 6.5rem')
                 ui.label(meaning).classes('min-w-0')
         ui.button('Close', on_click=dialog.close).props('flat')
