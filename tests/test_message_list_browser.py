@@ -11,9 +11,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from browser_support import AppProcess, open_room, send
+from browser_support import USER_AGENT, AppProcess, open_room, send
 from playwright.sync_api import Browser
-from test_layout_browser import BROWSER_UA
 
 from chat.bench.fake_anthropic import FakeAnthropic
 
@@ -102,6 +101,6 @@ def import_room(app: AppProcess, messages: list[tuple[str, str, str | None, floa
     export: dict[str, Any] = {'format': 'rooms-export', 'version': 1, 'room': 'old', 'title': 'Old times',
                               'exported_at': time.time(), 'messages': records}
     request = urllib.request.Request(f'{app.url}/api/rooms/import', method='POST', data=json.dumps(export).encode(),
-                                     headers={'Content-Type': 'application/json', 'User-Agent': BROWSER_UA})
+                                     headers={'Content-Type': 'application/json', 'User-Agent': USER_AGENT})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())['room']
