@@ -21,6 +21,7 @@ from chat.config import Settings, prepare_data_dir
 from chat.errors import ModelError
 from chat.hub import RoomHub
 from chat.links import RoomLinks
+from chat.llm import Claude
 from chat.rooms import Rooms
 from chat.store import RoomStore
 from chat.turns import Turn
@@ -110,6 +111,33 @@ async def app_users(settings: Settings) -> AsyncIterator[Any]:
     from test_room_users import simulated_app  # a test module: imported when the fixture runs, not at collection
     async with simulated_app(replace(settings, demo_delay=0.002)) as result:
         yield result
+
+
+# Claude through the real SDK against the fake API, in the test's own event loop.
+CLAUDE_MODEL = 'claude-sonnet-5-5'
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[FakeAnthropic]:
+    """The fake Anthropic API (a module may define its own, e.g. with models that cannot think)."""
+    async with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+async def claude(fake_api: FakeAnthropic) -> AsyncIterator[Claude]:
+    """Claude on `fake_api`, without retries (a test scripts the refused tries it wants)."""
+    model = Claude(CLAUDE_MODEL, api_key='sk-test', base_url=fake_api.base_url, max_retries=0, timeout=30)
+    yield model
+    await model.close()
+
+
+def claude_rooms(data_dir: Path, claude: Claude, fake_api: FakeAnthropic) -> Rooms:
+    """Rooms on `data_dir` that answer with `claude`, checkpointing a streaming reply at once (a reopened registry,
+    as after a crash, finds it)."""
+    settings = Settings(data_dir=data_dir, model=CLAUDE_MODEL, api_key='sk-test', base_url=fake_api.base_url,
+                        checkpoint_interval=0.01)
+    return Rooms(RoomStore(data_dir), lambda _name: claude, settings)
 
 
 # Module-scoped fixtures of the end-to-end tests (a module may define its own of the same name instead).

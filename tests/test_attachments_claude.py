@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anthropic
 import pytest
-import pytest_asyncio
 from attachment_support import PDF, image, size_of
 from conftest import wait_idle
 
@@ -24,12 +22,6 @@ from chat.store import RoomStore
 from chat.turns import REQUEST_BYTES, Turn, build_turns, fit_turns
 
 # --- what Claude gets, through the real SDK against the fake -----------------------------------------------------
-
-@pytest_asyncio.fixture
-async def fake_api() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as server:
-        yield server
-
 
 async def test_claude_gets_image_pdf_and_text_blocks_through_the_sdk(fake_api: FakeAnthropic, tmp_path: Path) -> None:
     claude = Claude('claude-sonnet-5-5', api_key='sk-test', base_url=fake_api.base_url, max_retries=0, timeout=5)

@@ -14,16 +14,14 @@ import anthropic
 import pytest
 import pytest_asyncio
 from attachment_support import image
-from conftest import wait_idle
+from conftest import claude_rooms, wait_idle
 from PIL import Image
 
 from chat.bench.fake_anthropic import FakeAnthropic
-from chat.config import Settings
 from chat.errors import ModelError
 from chat.files import pdf_pages
 from chat.llm import Claude
 from chat.rooms import Rooms
-from chat.store import RoomStore
 from chat.turns import MAX_IMAGES, MAX_PDF_PAGES, Turn
 
 MODEL = 'claude-sonnet-5-5'
@@ -31,22 +29,8 @@ MB = 2**20
 
 
 @pytest_asyncio.fixture
-async def fake_api() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def claude(fake_api: FakeAnthropic) -> AsyncIterator[Claude]:
-    model = Claude(MODEL, api_key='sk-test', base_url=fake_api.base_url, max_retries=0, timeout=30)
-    yield model
-    await model.close()
-
-
-@pytest_asyncio.fixture
 async def rooms(tmp_path: Path, claude: Claude, fake_api: FakeAnthropic) -> AsyncIterator[Rooms]:
-    settings = Settings(data_dir=tmp_path, model=MODEL, api_key='sk-test', base_url=fake_api.base_url)
-    registry = Rooms(RoomStore(tmp_path), lambda _name: claude, settings)
+    registry = claude_rooms(tmp_path, claude, fake_api)
     yield registry
     await registry.close()
 

@@ -1,21 +1,11 @@
 """The model picker: the API's model list when it answers, a fallback list when not, demo without a key."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest_asyncio
-
 from chat.bench.fake_anthropic import FakeAnthropic
 from chat.catalog import FALLBACK_MODELS, ModelCatalog
 from chat.config import Settings
 from chat.demo import Demo
 from chat.llm import Claude
-
-
-@pytest_asyncio.fixture
-async def fake_api() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as server:
-        yield server
 
 
 async def test_names_come_from_the_api_and_always_include_demo(fake_api: FakeAnthropic) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import anthropic
 import pytest
 import pytest_asyncio
-from conftest import api_client, wait_idle
+from conftest import CLAUDE_MODEL as MODEL
+from conftest import api_client, claude_rooms, wait_idle
 from test_room_users import send, simulated_app
 
 from chat.bench.fake_anthropic import FakeAnthropic, estimate_tokens
@@ -22,26 +23,11 @@ from chat.errors import MessageRejected
 from chat.llm import MAX_CONTINUATIONS, Claude
 from chat.models import Status
 from chat.rooms import Rooms
-from chat.store import RoomStore
 
-MODEL = 'claude-sonnet-5-5'
 SOURCE = {'url': 'https://example.org/moon', 'title': 'The Moon', 'cited_text': 'The Moon is 384,400 km away.'}
 SEARCH = {'search': 'moon distance', 'results': [{'url': SOURCE['url'], 'title': SOURCE['title']}]}
 CUT_NOTE = "Claude reached this room's limit of 4,096 tokens for one reply."
 REFUSAL_NOTE = 'Claude declined to go on with this reply'
-
-
-@pytest_asyncio.fixture
-async def fake_api() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def claude(fake_api: FakeAnthropic) -> AsyncIterator[Claude]:
-    model = Claude(MODEL, api_key='sk-test', base_url=fake_api.base_url, max_retries=0, timeout=5)
-    yield model
-    await model.close()
 
 
 @pytest_asyncio.fixture
@@ -50,11 +36,6 @@ async def rooms(data_dir: Path, claude: Claude, fake_api: FakeAnthropic) -> Asyn
     registry = claude_rooms(data_dir, claude, fake_api)
     yield registry
     await registry.close()
-
-
-def claude_rooms(data_dir: Path, claude: Claude, fake_api: FakeAnthropic) -> Rooms:
-    settings = Settings(data_dir=data_dir, model=MODEL, api_key='sk-test', base_url=fake_api.base_url)
-    return Rooms(RoomStore(data_dir), lambda _name: claude, settings)
 
 
 def replies(fake: FakeAnthropic) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from conftest import api_client, wait_idle
+from conftest import CLAUDE_MODEL as MODEL
+from conftest import api_client, claude_rooms, wait_idle
 
 from chat.bench.fake_anthropic import FakeAnthropic
 from chat.catalog import ModelCatalog
@@ -26,7 +27,6 @@ from chat.rooms import Rooms
 from chat.store import RoomStore
 from chat.turns import Turn, build_turns
 
-MODEL = 'claude-sonnet-5-5'
 SOURCE = {'url': 'https://example.org/moon', 'title': 'The Moon', 'cited_text': 'The Moon is 384,400 km away.'}
 OTHER = {'url': 'https://example.net/orbit', 'title': 'Orbits', 'cited_text': 'It drifts 3.8 cm a year.'}
 SCRIPT = [
@@ -46,13 +46,6 @@ async def fake_api() -> AsyncIterator[FakeAnthropic]:
         yield server
 
 
-@pytest_asyncio.fixture
-async def claude(fake_api: FakeAnthropic) -> AsyncIterator[Claude]:
-    model = Claude(MODEL, api_key='sk-test', base_url=fake_api.base_url, max_retries=0, timeout=5)
-    yield model
-    await model.close()
-
-
 def last_reply_request(fake: FakeAnthropic) -> dict[str, Any]:
     """The newest streamed request (a room's first reply is followed by a title request, which does not stream)."""
     return [body for body in fake.requests if body.get('stream')][-1]
@@ -64,12 +57,6 @@ async def rooms(tmp_path: Path, claude: Claude, fake_api: FakeAnthropic) -> Asyn
     registry = claude_rooms(tmp_path, claude, fake_api)
     yield registry
     await registry.close()
-
-
-def claude_rooms(data_dir: Path, claude: Claude, fake_api: FakeAnthropic) -> Rooms:
-    settings = Settings(data_dir=data_dir, model=MODEL, api_key='sk-test', base_url=fake_api.base_url,
-                        checkpoint_interval=0.01)
-    return Rooms(RoomStore(data_dir), lambda _name: claude, settings)
 
 
 async def test_thinking_searches_and_sources_stream_into_the_reply_and_survive_a_restart(
