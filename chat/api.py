@@ -125,6 +125,10 @@ def not_found(room_id: str) -> JSONResponse:
                         status_code=404)
 
 
+ENDINGS = {'max_tokens': "cut off at the room's length limit", 'refusal': 'Claude declined to go on'}
+"""How the transcript marks a complete reply that ended early (Message.stop_reason)."""
+
+
 def transcript(hub: RoomHub) -> str:
     lines = [f'# {hub.summary().title}', '']
     lines += [block for message in hub.messages for block in _message_block(message)]
@@ -133,7 +137,8 @@ def transcript(hub: RoomHub) -> str:
 
 def _message_block(message: Message) -> list[str]:
     who = (message.author or 'User') if message.role == 'user' else f'Claude ({message.model or "unknown model"})'
-    note = '' if message.status == Status.COMPLETE else f' _[{message.status}]_'
+    ending = message.status if message.status != Status.COMPLETE else ENDINGS.get(message.stop_reason or '')
+    note = f' _[{ending}]_' if ending else ''
     block = [f'## {who}{note}', '', message.content, '']
     if message.attachments:
         block += [f'- Attached: [{a.name.replace("[", "(").replace("]", ")")}]({a.url}) ({a.media_type}, '

@@ -16,6 +16,7 @@ from conftest import CLAUDE_MODEL as MODEL
 from conftest import api_client, claude_rooms, wait_idle
 from test_room_users import send, simulated_app
 
+from chat.api import transcript
 from chat.bench.fake_anthropic import FakeAnthropic, estimate_tokens
 from chat.bench.fake_checks import encrypted, signature
 from chat.config import Settings
@@ -80,6 +81,7 @@ async def test_a_refusal_is_kept_and_cannot_be_continued(rooms: Rooms, fake_api:
     assert (reply.status, reply.stop_reason, reply.can_continue) == (Status.COMPLETE, 'refusal', False)
     with pytest.raises(MessageRejected):
         hub.resume(reply.id)
+    assert '_[Claude declined to go on]_' in transcript(hub)
 
 
 async def test_the_stop_reason_survives_a_restart_versions_the_api_and_export_import(
@@ -106,6 +108,8 @@ async def test_the_stop_reason_survives_a_restart_versions_the_api_and_export_im
         assert created.status_code == 201, created.text
         imported = (await http.get(f'/api/rooms/{created.json()["room"]}/messages')).json()['messages']
         assert imported[-1]['stop_reason'] == 'max_tokens'
+        transcript = (await http.get('/api/rooms/kept/export.md')).text
+        assert "## Claude (claude-sonnet-5-5) _[cut off at the room's length limit]_\n\nCut here" in transcript
     await rooms.close()
 
     reopened = claude_rooms(data_dir, claude, fake_api)
