@@ -96,13 +96,19 @@ class Composer:
         self.input.value = ''
         self.attachments.clear()
         self.cancel_reply()
-        self.input.run_method('focus')
+        self.focus()
         ui.run_javascript('window.roomsScrollToEnd && window.roomsScrollToEnd()')
 
     def reply(self, message: Message) -> None:
         self.replying_to = message
         self._show_reply()
-        self.input.run_method('focus')
+        self.focus()
+
+    def focus(self) -> None:
+        """Put the cursor in the text box, natively: Quasar's own focus() waits in a queue while a menu, dialog or
+        tooltip is in transition, and then only the last focus asked for runs, so on a busy machine the click on
+        Reply kept the focus."""
+        ui.run_javascript(f'document.getElementById("{self.input.html_id}")?.focus()')  # (the textarea has the id)
 
     def cancel_reply(self) -> None:
         self.replying_to = None

@@ -261,6 +261,7 @@
 
   document.addEventListener('keydown', (event) => {  // Alt+K: to the room switcher
     if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey || event.code !== 'KeyK') return;
+    if (!switcher) watchSwitcher();  // pressed before the server said the page is open: the list is there already
     if (!switcher) return;
     event.preventDefault();
     openSwitcher();
