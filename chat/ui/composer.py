@@ -108,7 +108,7 @@ class Composer:
         """Put the cursor in the text box, natively: Quasar's own focus() waits in a queue while a menu, dialog or
         tooltip is in transition, and then only the last focus asked for runs, so on a busy machine the click on
         Reply kept the focus."""
-        ui.run_javascript(f'document.getElementById("{self.input.html_id}")?.focus()')  # (the textarea has the id)
+        self.input.client.run_javascript(f'document.getElementById("{self.input.html_id}")?.focus()')  # the textarea
 
     def cancel_reply(self) -> None:
         self.replying_to = None
