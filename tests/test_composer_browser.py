@@ -166,10 +166,13 @@ def test_name_prompt_is_readable_labelled_and_leaves_the_composer_usable_on_a_ph
     context.close()
 
 
-LIST_OVER_FIELD = """() => {
+LIST_SETTLED_OVER_FIELD = """() => {
   const list = document.querySelector('[data-testid=mention-list]').getBoundingClientRect();
   const field = document.querySelector('.q-field:has(textarea[data-testid=composer])').getBoundingClientRect();
-  return Math.abs(list.left - field.left) <= 1;
+  const where = [list.left, list.top, field.left, field.top].join();
+  const settled = window.__composerLayout === where;  // unchanged since the last poll: Quasar's transitions ended
+  window.__composerLayout = where;
+  return settled && Math.abs(list.left - field.left) <= 1;
 }"""
 
 
@@ -193,7 +196,8 @@ def test_screenshots_of_the_composer_with_the_mention_list_and_a_reply_chip(
     folder.mkdir(parents=True, exist_ok=True)
     for width, height in ((390, 844), (1280, 800)):
         ann.set_viewport_size({'width': width, 'height': height})
-        ann.wait_for_function(LIST_OVER_FIELD)  # Quasar moves the footer after a resize: the list follows each frame
+        # Quasar moves the footer after a resize (the side list goes), and the list follows it each frame
+        ann.wait_for_function(LIST_SETTLED_OVER_FIELD, polling=250)
         shown = {name: ann.locator(selector).bounding_box() for name, selector in (
             ('list', '[data-testid=mention-list]'), ('chip', '[data-testid=replying-to]'),
             ('field', '.q-field:has(textarea[data-testid=composer])'), ('ask', '[data-testid=ask-claude]'))}
